@@ -1,0 +1,101 @@
+# sms-orchestrator. `make run` and `make test` do everything on a fresh
+# Debian 12 machine (as root): install packages, build, start a local stack.
+
+SANITIZE ?= 0
+CC ?= gcc
+BUILD := build/$(if $(filter 1,$(SANITIZE)),san,release)
+GEN := build/gen
+BIN := $(BUILD)/sms-orchestrator
+VERSION := $(shell cat VERSION)
+PKGS := libpq libmicrohttpd json-c hiredis libnats
+
+# Recursive (=) so pkg-config runs after `make deps` installed the packages.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
+
+CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
+	-Wshadow -Wstrict-prototypes -Wno-missing-field-initializers -g -pthread \
+	-DORCH_VERSION='"$(VERSION)"' -Isrc -I$(GEN)
+ifeq ($(SANITIZE),1)
+  CFLAGS_BASE += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDFLAGS_SAN := -fsanitize=address,undefined
+else
+  CFLAGS_BASE += -O2
+endif
+CFLAGS = $(CFLAGS_BASE) $(PKG_CFLAGS)
+LDLIBS = $(PKG_LIBS) -pthread -lm
+
+SRCS := $(wildcard src/*.c src/lib/*.c)
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+GEN_SRCS := $(GEN)/embedded_sql.c $(GEN)/country_codes.c
+OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(patsubst $(GEN)/%.c,$(BUILD)/gen/%.o,$(GEN_SRCS))
+LIBORCH := $(BUILD)/liborch.a
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all deps run stop test test-unit bench clean format
+.DEFAULT_GOAL := all
+
+all: $(BIN) $(UNIT_BINS)
+
+deps:
+	@scripts/deps.sh
+
+$(GEN)/embedded_sql.c: scripts/embed_sql.sh $(wildcard migrations/*.sql sql/*.sql)
+	@mkdir -p $(GEN)
+	scripts/embed_sql.sh > $@.tmp && mv $@.tmp $@
+
+$(GEN)/country_codes.c: scripts/gen_country_codes.sh data/country_calling_codes.txt
+	@mkdir -p $(GEN)
+	sh scripts/gen_country_codes.sh data/country_calling_codes.txt > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/gen/%.o: $(GEN)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBORCH): $(OBJS)
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/src/main.o $(LIBORCH)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBORCH)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIBORCH) $(LDLIBS) $(CMOCKA_LIBS)
+
+-include $(OBJS:.o=.d) $(BUILD)/src/main.d
+
+# The local stack (PostgreSQL, Redis, NATS with JetStream) under .run/, then
+# serve in the foreground. Ctrl-C stops serve and the stack.
+run:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@scripts/run.sh $(BIN)
+
+stop:
+	@scripts/stack.sh stop run
+
+test:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@scripts/test.sh $(BIN) $(BUILD)
+
+test-unit: all
+	@for t in $(UNIT_BINS); do $$t || exit 1; done
+
+bench:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@scripts/bench.sh $(BIN)
+
+format:
+	clang-format -i $(SRCS) $(wildcard src/*.h src/lib/*.h tests/unit/*.c)
+
+clean:
+	rm -rf build

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the Debian packages the build, the local stack and the tests need,
+# when any is missing. Quick (one dpkg-query) when everything is there.
+set -eu
+PKGS="build-essential pkg-config ca-certificates curl jq
+libpq-dev postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+libmicrohttpd-dev libjson-c-dev libhiredis-dev redis-server libnats-dev nats-server
+libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev wrk"
+
+missing=""
+for p in $PKGS; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "installed" ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: these Debian packages are missing and installing them needs root:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# The postgresql package would start a system cluster on 5432; the local stack runs its own.
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The local stack: PostgreSQL, Redis and NATS with JetStream on loopback,
+# each with a pidfile under .run/<profile>/, stopped by PID.
+#
+#   scripts/stack.sh start <run|test> [binary]   start (and migrate with the binary)
+#   scripts/stack.sh stop  <run|test>            stop what start started
+#   scripts/stack.sh wipe  <run|test>            stop and delete its data
+#
+# PostgreSQL refuses to run as root, so it runs as the postgres user; its data
+# and socket live in a short /tmp directory that user can reach (a checkout
+# under a private directory may not be), linked from .run/<profile>/pg.
+# .run/<profile>/env holds the ORCH_* settings that point at the stack.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cmd=${1:?usage: stack.sh start|stop|wipe run|test [binary]}
+profile=${2:?usage: stack.sh start|stop|wipe run|test [binary]}
+bin=${3:-}
+
+case $profile in
+run) base=15 http=8080 ;;
+test) base=25 http=25080 ;;
+*) echo "stack.sh: profile must be run or test, got '$profile'" >&2; exit 2 ;;
+esac
+PG_PORT=${base}432 REDIS_PORT=${base}379 NATS_PORT=${base}222 NATS_MON=${base}822
+RUN=$ROOT/.run/$profile
+PGBASE=/tmp/sms-orch-$(printf '%s' "$RUN" | md5sum | cut -c1-10)
+PGDATA=$PGBASE/data
+PGBIN=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+[ -x "$PGBIN/initdb" ] || PGBIN=/usr/lib/postgresql/15/bin
+
+log() { printf 'stack(%s): %s\n' "$profile" "$*" >&2; }
+as_pg() { runuser -u postgres -- "$@"; }
+
+wait_port() { # host port seconds what
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	log "$4 did not open $1:$2 within $3 s"; return 1
+}
+
+stop_pid() { # pidfile what
+	local pidfile=$1 pid i
+	[ -f "$pidfile" ] || return 0
+	pid=$(cat "$pidfile" 2>/dev/null || true)
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$pid" 2>/dev/null && { log "$2 ignored SIGTERM, killing"; kill -KILL "$pid" 2>/dev/null || true; }
+	fi
+	rm -f "$pidfile"
+}
+
+start_pg() {
+	mkdir -p "$PGBASE"
+	chown postgres: "$PGBASE"
+	chmod 700 "$PGBASE"
+	if [ ! -f "$PGDATA/PG_VERSION" ]; then
+		as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$PGBASE/initdb.log" 2>&1 \
+			|| { cat "$PGBASE/initdb.log" >&2; exit 1; }
+	fi
+	ln -sfn "$PGBASE" "$RUN/pg"
+	if as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+		log "PostgreSQL already running"
+	else
+		local extra="-c max_connections=300 -c shared_buffers=256MB"
+		[ "$profile" = test ] && extra="$extra -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+		as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGBASE/postgres.log" -w -t 30 \
+			-o "-p $PG_PORT -k $PGBASE -c listen_addresses=127.0.0.1 $extra" start >/dev/null \
+			|| { tail -20 "$PGBASE/postgres.log" >&2; exit 1; }
+	fi
+	psql -X -q -h "$PGBASE" -p "$PG_PORT" -U postgres -d postgres -tAc \
+		"SELECT 1 FROM pg_database WHERE datname = 'orch'" | grep -q 1 \
+		|| psql -X -q -h "$PGBASE" -p "$PG_PORT" -U postgres -d postgres -c "CREATE DATABASE orch" >/dev/null
+}
+
+start_redis() {
+	mkdir -p "$RUN/redis"
+	if [ -f "$RUN/redis.pid" ] && kill -0 "$(cat "$RUN/redis.pid")" 2>/dev/null; then return 0; fi
+	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --pidfile "$RUN/redis.pid" \
+		--logfile "$RUN/redis.log" --dir "$RUN/redis" --save '' --appendonly no >/dev/null
+	wait_port 127.0.0.1 "$REDIS_PORT" 10 redis
+}
+
+start_nats() {
+	mkdir -p "$RUN/nats"
+	if [ -f "$RUN/nats.pid" ] && kill -0 "$(cat "$RUN/nats.pid")" 2>/dev/null; then return 0; fi
+	setsid nats-server -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MON" -js -sd "$RUN/nats" \
+		-P "$RUN/nats.pid" -l "$RUN/nats.log" </dev/null >/dev/null 2>&1 &
+	wait_port 127.0.0.1 "$NATS_PORT" 10 nats-server
+}
+
+write_env() {
+	local sock=$PGBASE
+	cat >"$RUN/env" <<EOT
+# Settings for the local '$profile' stack (source this file).
+export ORCH_DATABASE_URL='host=$sock port=$PG_PORT dbname=orch user=orch_service'
+export ORCH_ADMIN_DATABASE_URL='host=$sock port=$PG_PORT dbname=orch user=postgres'
+export ORCH_REDIS_URL='redis://127.0.0.1:$REDIS_PORT/0'
+export ORCH_NATS_URL='nats://127.0.0.1:$NATS_PORT'
+export ORCH_NATS_MONITOR='http://127.0.0.1:$NATS_MON'
+export ORCH_HTTP_LISTEN='127.0.0.1:$http'
+export PGHOST='$sock' PGPORT='$PG_PORT' PGDATABASE=orch PGUSER=postgres
+export ORCH_RUN_DIR='$RUN'
+EOT
+}
+
+# The service's login role: a member of orch_app, nothing else.
+grant_service_role() {
+	PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -h "$PGBASE" -p "$PG_PORT" -U postgres -d orch >/dev/null <<'EOSQL'
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'orch_service') THEN
+        CREATE ROLE orch_service LOGIN;
+    END IF;
+END $$;
+GRANT orch_app TO orch_service;
+EOSQL
+}
+
+case $cmd in
+start)
+	mkdir -p "$RUN"
+	start_pg
+	start_redis
+	start_nats
+	write_env
+	if [ -n "$bin" ]; then
+		ORCH_DATABASE_URL="host=$PGBASE port=$PG_PORT dbname=orch user=postgres" "$bin" migrate >>"$RUN/migrate.log" 2>&1 \
+			|| { tail -20 "$RUN/migrate.log" >&2; exit 1; }
+		grant_service_role
+	fi
+	log "up: PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, NATS :$NATS_PORT (settings: .run/$profile/env)"
+	;;
+stop)
+	stop_pid "$RUN/serve.pid" serve
+	stop_pid "$RUN/nats.pid" nats-server
+	stop_pid "$RUN/redis.pid" redis-server
+	if [ -f "$PGDATA/postmaster.pid" ]; then
+		as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+	fi
+	log "stopped"
+	;;
+wipe)
+	"$0" stop "$profile"
+	rm -rf "$RUN" "$PGBASE"
+	;;
+*) echo "stack.sh: unknown command '$cmd'" >&2; exit 2 ;;
+esac

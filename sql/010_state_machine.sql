@@ -1,0 +1,214 @@
+-- The message state machine: every status change of orch.sms_messages goes
+-- through orch.transition(), which in the caller's transaction
+--   1. compare-and-sets the status (nothing happens when the message is not
+--      in the expected state: a late or duplicate worker),
+--   2. bumps the per-message seq and writes one orch.sms_status_history row,
+--   3. writes the sms.events.status outbox row, and the next-step outbox row
+--      where the new state needs one (domain.md).
+-- A trigger refuses any status change that orch.allowed_transitions does not
+-- list, also for a hand-written UPDATE.
+--
+-- Error codes raised here (SQLSTATE class "OR", this project's):
+--   OR001  transition not allowed by the state machine
+--   OR002  operator id is not a NATS subject token
+--   OR003  a required argument is missing
+
+CREATE OR REPLACE FUNCTION orch.iso_time(p_at timestamptz)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog
+AS $$
+    SELECT to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$$;
+
+-- One outbox row: a CloudEvents 1.0 structured payload plus the NATS headers
+-- of events.md. Returns the row's msg_id (its Nats-Msg-Id).
+CREATE OR REPLACE FUNCTION orch.enqueue(p_subject text, p_type text, m orch.sms_messages, p_data jsonb)
+RETURNS uuid LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_msg_id uuid := gen_random_uuid();
+    v_headers jsonb;
+BEGIN
+    v_headers := jsonb_build_object(
+        'Nats-Msg-Id', v_msg_id::text,
+        'Orch-Message-Id', m.id::text,
+        'Orch-Account-Id', m.account_id,
+        'Content-Type', 'application/json');
+    IF m.request_id IS NOT NULL THEN
+        v_headers := v_headers || jsonb_build_object('X-Request-ID', m.request_id);
+    END IF;
+    IF m.traceparent IS NOT NULL THEN
+        v_headers := v_headers || jsonb_build_object('traceparent', m.traceparent);
+    END IF;
+    INSERT INTO outbox (msg_id, subject, message_id, headers, payload)
+    VALUES (v_msg_id, p_subject, m.id, v_headers,
+            jsonb_build_object('specversion', '1.0', 'id', v_msg_id::text,
+                               'source', 'sms-orchestrator', 'type', p_type,
+                               'time', iso_time(clock_timestamp()),
+                               'datacontenttype', 'application/json', 'data', p_data));
+    RETURN v_msg_id;
+END
+$$;
+
+-- The status event (sms.events.status) and the history row for m, which is
+-- already in its new state.
+CREATE OR REPLACE FUNCTION orch.record_status(m orch.sms_messages, p_previous text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_error jsonb := NULL;
+BEGIN
+    INSERT INTO sms_status_history (message_id, seq, status, previous_status, error_code, error_detail, at)
+    VALUES (m.id, m.seq, m.status, p_previous,
+            CASE WHEN m.status IN ('ROUTED', 'SUBMITTED', 'QUEUED') THEN NULL ELSE m.last_error_code END,
+            CASE WHEN m.status IN ('ROUTED', 'SUBMITTED', 'QUEUED') THEN NULL ELSE m.last_error_detail END,
+            m.updated_at);
+    IF m.last_error_code IS NOT NULL AND m.status NOT IN ('ROUTED', 'SUBMITTED', 'QUEUED') THEN
+        v_error := jsonb_build_object('code', m.last_error_code, 'detail', m.last_error_detail);
+    END IF;
+    PERFORM enqueue('sms.events.status', 'sms.events.status', m, jsonb_build_object(
+        'messageId', m.id, 'accountId', m.account_id, 'seq', m.seq,
+        'status', m.status, 'previousStatus', p_previous, 'attempt', m.attempt_count,
+        'operatorId', m.operator_id, 'routeId', m.route_id, 'error', v_error,
+        'clientReference', m.client_reference, 'callbackUrl', m.callback_url,
+        'at', iso_time(m.updated_at)));
+END
+$$;
+
+-- Accepts one message: the row in QUEUED with seq 1, its history, its
+-- QUEUED status event and its sms.outbound.request row. Called by the
+-- HTTP accept path inside its transaction (with the idempotency record).
+CREATE OR REPLACE FUNCTION orch.accept_message(
+    p_id uuid, p_account_id text, p_to text, p_sender text, p_body text,
+    p_encoding text, p_segments integer, p_client_reference text, p_callback_url text,
+    p_valid_until timestamptz, p_idempotency_key text, p_request_id text, p_traceparent text)
+RETURNS timestamptz LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+DECLARE
+    m sms_messages;
+BEGIN
+    INSERT INTO sms_messages (id, account_id, to_e164, sender, body, encoding, segments,
+                              client_reference, callback_url, valid_until, idempotency_key,
+                              request_id, traceparent)
+    VALUES (p_id, p_account_id, p_to, p_sender, p_body, p_encoding, p_segments,
+            p_client_reference, p_callback_url, p_valid_until, p_idempotency_key,
+            p_request_id, p_traceparent)
+    RETURNING * INTO m;
+    PERFORM record_status(m, NULL);
+    PERFORM enqueue('sms.outbound.request', 'sms.outbound.request', m,
+                    jsonb_build_object('messageId', m.id, 'accountId', m.account_id, 'attempt', 0));
+    RETURN m.created_at;
+END
+$$;
+
+-- The outbox row that drives the step after m's new state, if any.
+CREATE OR REPLACE FUNCTION orch.enqueue_next_step(m orch.sms_messages, p_previous text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF m.status = 'ROUTED' THEN
+        PERFORM enqueue('smpp.operator.' || m.operator_id, 'smpp.operator.submit', m, jsonb_build_object(
+            'messageId', m.id, 'accountId', m.account_id, 'operatorId', m.operator_id,
+            'routeId', m.route_id, 'to', m.to_e164, 'from', m.sender, 'body', m.body,
+            'encoding', m.encoding, 'segments', m.segments, 'validUntil', iso_time(m.valid_until),
+            'clientReference', m.client_reference));
+    ELSIF m.status = 'QUEUED' AND p_previous = 'RETRY_SCHEDULED' THEN
+        PERFORM enqueue('sms.outbound.retry', 'sms.outbound.retry', m,
+                        jsonb_build_object('messageId', m.id, 'accountId', m.account_id,
+                                           'attempt', m.attempt_count));
+    ELSIF m.status IN ('FAILED', 'REJECTED', 'EXPIRED') THEN
+        PERFORM enqueue('sms.outbound.deadletter', 'sms.outbound.deadletter', m, jsonb_build_object(
+            'messageId', m.id, 'accountId', m.account_id, 'status', m.status,
+            'reason', m.last_error_code, 'attempts', m.attempt_count,
+            'lastError', m.last_error_detail, 'to', m.to_e164, 'from', m.sender,
+            'clientReference', m.client_reference, 'at', iso_time(m.updated_at)));
+    END IF;
+END
+$$;
+
+-- The one way to change a message's status. Returns the new seq, or NULL
+-- when the message is not in p_expected (compare-and-set missed: nothing
+-- was changed). p_routing_attempt counts one routing attempt.
+CREATE OR REPLACE FUNCTION orch.transition(
+    p_message_id      uuid,
+    p_expected        text,
+    p_new             text,
+    p_error_code      text DEFAULT NULL,
+    p_error_detail    text DEFAULT NULL,
+    p_operator_id     text DEFAULT NULL,
+    p_route_id        text DEFAULT NULL,
+    p_next_attempt_at timestamptz DEFAULT NULL,
+    p_routing_attempt boolean DEFAULT false)
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+DECLARE
+    m sms_messages;
+BEGIN
+    IF p_message_id IS NULL OR p_expected IS NULL OR p_new IS NULL THEN
+        RAISE EXCEPTION 'orch.transition: message id, expected and new status are required'
+            USING ERRCODE = 'OR003';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM allowed_transitions WHERE from_status = p_expected AND to_status = p_new) THEN
+        RAISE EXCEPTION 'transition % -> % is not allowed', p_expected, p_new
+            USING ERRCODE = 'OR001',
+                  HINT = 'orch.allowed_transitions lists the transitions of the state machine';
+    END IF;
+    IF p_new = 'ROUTED' AND (p_operator_id IS NULL OR p_operator_id !~ '^[A-Za-z0-9_-]{1,64}$') THEN
+        RAISE EXCEPTION 'operator id % is not a NATS subject token', coalesce(quote_literal(p_operator_id), 'NULL')
+            USING ERRCODE = 'OR002';
+    END IF;
+    IF p_new = 'RETRY_SCHEDULED' AND p_next_attempt_at IS NULL THEN
+        RAISE EXCEPTION 'RETRY_SCHEDULED needs next_attempt_at' USING ERRCODE = 'OR003';
+    END IF;
+
+    UPDATE sms_messages SET
+        status = p_new,
+        seq = seq + 1,
+        updated_at = clock_timestamp(),
+        attempt_count = attempt_count + CASE WHEN p_routing_attempt THEN 1 ELSE 0 END,
+        next_attempt_at = CASE WHEN p_new = 'RETRY_SCHEDULED' THEN p_next_attempt_at END,
+        operator_id = CASE WHEN p_new = 'ROUTED' THEN p_operator_id ELSE operator_id END,
+        route_id = CASE WHEN p_new = 'ROUTED' THEN p_route_id ELSE route_id END,
+        last_error_code = CASE WHEN p_new = 'ROUTED' THEN NULL
+                               ELSE coalesce(p_error_code, last_error_code) END,
+        last_error_detail = CASE WHEN p_new = 'ROUTED' THEN NULL
+                                 WHEN p_error_code IS NOT NULL THEN p_error_detail
+                                 ELSE last_error_detail END
+    WHERE id = p_message_id AND status = p_expected
+    RETURNING * INTO m;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    PERFORM record_status(m, p_expected);
+    PERFORM enqueue_next_step(m, p_expected);
+    RETURN m.seq;
+END
+$$;
+
+-- Trigger: refuse a status change the state machine does not allow, even
+-- one written by hand.
+CREATE OR REPLACE FUNCTION orch.check_transition()
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM allowed_transitions
+                   WHERE from_status = OLD.status AND to_status = NEW.status) THEN
+        RAISE EXCEPTION 'transition % -> % is not allowed', OLD.status, NEW.status
+            USING ERRCODE = 'OR001',
+                  HINT = 'use orch.transition(); orch.allowed_transitions lists the state machine';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS sms_messages_check_transition ON orch.sms_messages;
+CREATE TRIGGER sms_messages_check_transition
+    BEFORE UPDATE OF status ON orch.sms_messages
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION orch.check_transition();

@@ -1,0 +1,39 @@
+-- Roles. orch_app is what the service needs and nothing more: it reads the
+-- tables, changes messages only through the SECURITY DEFINER functions
+-- (orch.accept_message, orch.transition), and manages outbox publication and
+-- idempotency records. orch_readonly can read every table and view.
+-- Both are NOLOGIN: grant them to the login roles that deploy uses
+-- (GRANT orch_app TO orch_service).
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'orch_app') THEN
+        CREATE ROLE orch_app NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'orch_readonly') THEN
+        CREATE ROLE orch_readonly NOLOGIN;
+    END IF;
+END
+$$;
+
+REVOKE ALL ON ALL TABLES IN SCHEMA orch FROM PUBLIC, orch_app, orch_readonly;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA orch FROM PUBLIC, orch_app, orch_readonly;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA orch FROM PUBLIC, orch_app, orch_readonly;
+
+GRANT USAGE ON SCHEMA orch TO orch_app, orch_readonly;
+
+-- orch_readonly: read everything.
+GRANT SELECT ON ALL TABLES IN SCHEMA orch TO orch_readonly;
+GRANT EXECUTE ON FUNCTION orch.stuck_messages(interval), orch.iso_time(timestamptz) TO orch_readonly;
+
+-- orch_app: read everything; write only what its roles need.
+GRANT SELECT ON ALL TABLES IN SCHEMA orch TO orch_app;
+GRANT UPDATE (first_attempt_at, attempts, last_error, published_at) ON orch.outbox TO orch_app;
+GRANT DELETE ON orch.outbox TO orch_app;
+GRANT INSERT, DELETE ON orch.idempotency_keys TO orch_app;
+GRANT EXECUTE ON FUNCTION
+    orch.accept_message(uuid, text, text, text, text, text, integer, text, text, timestamptz, text, text, text),
+    orch.transition(uuid, text, text, text, text, text, text, timestamptz, boolean),
+    orch.stuck_messages(interval),
+    orch.iso_time(timestamptz)
+TO orch_app;

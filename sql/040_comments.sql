@@ -1,0 +1,123 @@
+-- What each object is, for the DBA reading \d+. Re-applied by every migrate.
+
+COMMENT ON SCHEMA orch IS 'sms-orchestrator: outbound SMS messages, their state machine and the transactional outbox to NATS JetStream';
+
+COMMENT ON TABLE orch.schema_migrations IS 'Versioned migrations applied by "sms-orchestrator migrate", with the checksum of each file';
+COMMENT ON COLUMN orch.schema_migrations.version IS 'Number of the migration (the file name''s leading digits)';
+COMMENT ON COLUMN orch.schema_migrations.name IS 'File name under migrations/';
+COMMENT ON COLUMN orch.schema_migrations.checksum IS 'SHA-256 (hex) of the file as applied; migrate refuses to run when the file changed';
+COMMENT ON COLUMN orch.schema_migrations.applied_at IS 'When it was applied';
+COMMENT ON COLUMN orch.schema_migrations.applied_by IS 'Database role that applied it';
+
+COMMENT ON TABLE orch.message_states IS 'The states of a message (domain.md); terminal ones end its life in this service';
+COMMENT ON COLUMN orch.message_states.status IS 'State name as stored in sms_messages.status';
+COMMENT ON COLUMN orch.message_states.terminal IS 'True when no transition leaves this state';
+COMMENT ON COLUMN orch.message_states.description IS 'What the state means';
+
+COMMENT ON TABLE orch.allowed_transitions IS 'The state machine: the only status changes the database accepts (enforced by a trigger on sms_messages)';
+COMMENT ON COLUMN orch.allowed_transitions.from_status IS 'State the message is in';
+COMMENT ON COLUMN orch.allowed_transitions.to_status IS 'State it may move to';
+
+COMMENT ON TABLE orch.sms_messages IS 'One row per accepted outbound SMS; status changes only through orch.transition()';
+COMMENT ON COLUMN orch.sms_messages.id IS 'UUIDv7 made by the service; the public messageId';
+COMMENT ON COLUMN orch.sms_messages.account_id IS 'Tenant: the Kong consumer (X-Consumer-Custom-ID, else X-Consumer-ID)';
+COMMENT ON COLUMN orch.sms_messages.status IS 'Current state (orch.message_states)';
+COMMENT ON COLUMN orch.sms_messages.seq IS 'Per-message event sequence: 1 at QUEUED, +1 per transition; copied into every status event';
+COMMENT ON COLUMN orch.sms_messages.to_e164 IS 'Destination, normalized E.164 with a leading +';
+COMMENT ON COLUMN orch.sms_messages.sender IS 'Sender ID: alphanumeric (1-11), short code (3-8 digits) or E.164';
+COMMENT ON COLUMN orch.sms_messages.body IS 'Message text (UTF-8)';
+COMMENT ON COLUMN orch.sms_messages.encoding IS 'GSM7 or UCS2, as chosen at accept';
+COMMENT ON COLUMN orch.sms_messages.segments IS 'Number of SMS segments the body takes';
+COMMENT ON COLUMN orch.sms_messages.client_reference IS 'Optional client text, echoed in GET and in every event';
+COMMENT ON COLUMN orch.sms_messages.callback_url IS 'Optional https URL carried in status events for webhook-dispatcher';
+COMMENT ON COLUMN orch.sms_messages.attempt_count IS 'Routing attempts made so far';
+COMMENT ON COLUMN orch.sms_messages.next_attempt_at IS 'When a RETRY_SCHEDULED message is due; NULL in other states';
+COMMENT ON COLUMN orch.sms_messages.operator_id IS 'Operator chosen by routing-engine (set on ROUTED); a NATS subject token';
+COMMENT ON COLUMN orch.sms_messages.route_id IS 'Route chosen by routing-engine (set on ROUTED)';
+COMMENT ON COLUMN orch.sms_messages.valid_until IS 'After this the message may not be handed to an operator (it becomes EXPIRED)';
+COMMENT ON COLUMN orch.sms_messages.last_error_code IS 'Code of why the last attempt failed (e.g. retries_exhausted, no_route)';
+COMMENT ON COLUMN orch.sms_messages.last_error_detail IS 'Human detail of the last error';
+COMMENT ON COLUMN orch.sms_messages.idempotency_key IS 'The Idempotency-Key of the accepting request, when it had one';
+COMMENT ON COLUMN orch.sms_messages.request_id IS 'X-Request-ID of the accepting request, carried into NATS headers';
+COMMENT ON COLUMN orch.sms_messages.traceparent IS 'W3C traceparent of the accepting request, carried into NATS headers';
+COMMENT ON COLUMN orch.sms_messages.created_at IS 'When the message was accepted';
+COMMENT ON COLUMN orch.sms_messages.updated_at IS 'When its status last changed';
+
+COMMENT ON TABLE orch.sms_status_history IS 'Every state a message went through, in seq order (what GET /v1/sms/{id} shows)';
+COMMENT ON COLUMN orch.sms_status_history.message_id IS 'The message';
+COMMENT ON COLUMN orch.sms_status_history.seq IS 'The message''s seq after this change';
+COMMENT ON COLUMN orch.sms_status_history.status IS 'State entered';
+COMMENT ON COLUMN orch.sms_status_history.previous_status IS 'State left (NULL for QUEUED at accept)';
+COMMENT ON COLUMN orch.sms_status_history.error_code IS 'Error code that caused this change, for failure states';
+COMMENT ON COLUMN orch.sms_status_history.error_detail IS 'Detail of that error';
+COMMENT ON COLUMN orch.sms_status_history.at IS 'When the change happened';
+
+COMMENT ON TABLE orch.outbox IS 'Transactional outbox: NATS publications written with the change they announce; the relay publishes them in id order';
+COMMENT ON COLUMN orch.outbox.id IS 'Publication order';
+COMMENT ON COLUMN orch.outbox.msg_id IS 'Nats-Msg-Id: the same on every republish, so JetStream drops duplicates inside its window';
+COMMENT ON COLUMN orch.outbox.subject IS 'NATS subject (sms.outbound.request, sms.events.status, smpp.operator.<id>, ...)';
+COMMENT ON COLUMN orch.outbox.message_id IS 'The message the row is about';
+COMMENT ON COLUMN orch.outbox.headers IS 'NATS headers to publish with (JSON object of strings)';
+COMMENT ON COLUMN orch.outbox.payload IS 'CloudEvents 1.0 structured JSON payload';
+COMMENT ON COLUMN orch.outbox.created_at IS 'When the row was written';
+COMMENT ON COLUMN orch.outbox.first_attempt_at IS 'First publish attempt; an smpp.operator row whose first attempt is older than the duplicate window is never republished';
+COMMENT ON COLUMN orch.outbox.attempts IS 'Publish attempts so far';
+COMMENT ON COLUMN orch.outbox.last_error IS 'Why the last publish attempt failed';
+COMMENT ON COLUMN orch.outbox.published_at IS 'When JetStream acknowledged it; NULL = pending';
+
+COMMENT ON TABLE orch.idempotency_keys IS 'Idempotency-Key records (PostgreSQL backstop of the Redis fast path), one per (account, key), kept until expires_at';
+COMMENT ON COLUMN orch.idempotency_keys.account_id IS 'Account the key belongs to';
+COMMENT ON COLUMN orch.idempotency_keys.idem_key IS 'The Idempotency-Key header value';
+COMMENT ON COLUMN orch.idempotency_keys.fingerprint IS 'SHA-256 (hex) of the normalized request; another request with the key is a 422';
+COMMENT ON COLUMN orch.idempotency_keys.response_status IS 'HTTP status of the first answer, replayed';
+COMMENT ON COLUMN orch.idempotency_keys.response_body IS 'JSON body of the first answer, replayed';
+COMMENT ON COLUMN orch.idempotency_keys.message_ids IS 'Messages the first request created';
+COMMENT ON COLUMN orch.idempotency_keys.created_at IS 'When the first request was accepted';
+COMMENT ON COLUMN orch.idempotency_keys.expires_at IS 'End of the idempotency window (ORCH_IDEMPOTENCY_TTL); purged after';
+
+COMMENT ON TABLE orch.destination_blocklist IS 'DBA-editable: E.164 prefixes that may not be sent to; the pipeline REJECTs them with reason as the error code';
+COMMENT ON COLUMN orch.destination_blocklist.prefix IS 'E.164 prefix with a leading + (longest match applies)';
+COMMENT ON COLUMN orch.destination_blocklist.reason IS 'Error code given to rejected messages (lower_snake_case)';
+COMMENT ON COLUMN orch.destination_blocklist.note IS 'Free text: who asked, ticket';
+COMMENT ON COLUMN orch.destination_blocklist.created_at IS 'When the entry was added';
+
+COMMENT ON TABLE orch.account_policy IS 'DBA-editable: per-account suspension and allowed sender IDs; no row = no restriction';
+COMMENT ON COLUMN orch.account_policy.account_id IS 'The account';
+COMMENT ON COLUMN orch.account_policy.suspended IS 'True: every message of the account is REJECTED (account_suspended)';
+COMMENT ON COLUMN orch.account_policy.allowed_senders IS 'When not NULL, the only sender IDs the account may use (sender_not_allowed)';
+COMMENT ON COLUMN orch.account_policy.note IS 'Free text: why';
+COMMENT ON COLUMN orch.account_policy.updated_at IS 'When the policy last changed';
+
+COMMENT ON VIEW orch.v_outbox_backlog IS 'Pending outbox rows per subject with the oldest age: the relay''s backlog';
+COMMENT ON COLUMN orch.v_outbox_backlog.subject IS 'NATS subject';
+COMMENT ON COLUMN orch.v_outbox_backlog.pending IS 'Unpublished rows';
+COMMENT ON COLUMN orch.v_outbox_backlog.oldest_created_at IS 'Creation time of the oldest unpublished row';
+COMMENT ON COLUMN orch.v_outbox_backlog.oldest_age IS 'How long the oldest unpublished row has waited';
+COMMENT ON COLUMN orch.v_outbox_backlog.max_attempts IS 'Most publish attempts of a pending row';
+COMMENT ON COLUMN orch.v_outbox_backlog.with_errors IS 'Pending rows whose last attempt failed';
+
+COMMENT ON VIEW orch.v_messages_by_status IS 'Message count per state, with the oldest creation and latest change';
+COMMENT ON COLUMN orch.v_messages_by_status.status IS 'State';
+COMMENT ON COLUMN orch.v_messages_by_status.terminal IS 'Whether the state is terminal';
+COMMENT ON COLUMN orch.v_messages_by_status.messages IS 'Messages in the state';
+COMMENT ON COLUMN orch.v_messages_by_status.oldest_created_at IS 'Oldest creation time among them';
+COMMENT ON COLUMN orch.v_messages_by_status.last_updated_at IS 'Latest status change among them';
+
+COMMENT ON VIEW orch.v_stuck_messages IS 'Non-terminal messages past the threshold of setting orch.stuck_after (default 60 seconds)';
+COMMENT ON COLUMN orch.v_stuck_messages.id IS 'The message';
+COMMENT ON COLUMN orch.v_stuck_messages.account_id IS 'Its account';
+COMMENT ON COLUMN orch.v_stuck_messages.status IS 'Its non-terminal state';
+COMMENT ON COLUMN orch.v_stuck_messages.seq IS 'Its event sequence';
+COMMENT ON COLUMN orch.v_stuck_messages.attempt_count IS 'Routing attempts so far';
+COMMENT ON COLUMN orch.v_stuck_messages.updated_at IS 'Last status change';
+COMMENT ON COLUMN orch.v_stuck_messages.next_attempt_at IS 'Due time, for RETRY_SCHEDULED';
+COMMENT ON COLUMN orch.v_stuck_messages.stuck_for IS 'How long past due (RETRY_SCHEDULED) or unchanged (QUEUED, ROUTED)';
+
+COMMENT ON FUNCTION orch.iso_time(timestamptz) IS 'RFC 3339 UTC text with milliseconds, as in the JSON of the API and events';
+COMMENT ON FUNCTION orch.enqueue(text, text, orch.sms_messages, jsonb) IS 'Writes one outbox row for a message: CloudEvents payload and NATS headers; returns its Nats-Msg-Id';
+COMMENT ON FUNCTION orch.record_status(orch.sms_messages, text) IS 'Writes the status history row and the sms.events.status outbox row of a message''s new state';
+COMMENT ON FUNCTION orch.accept_message(uuid, text, text, text, text, text, integer, text, text, timestamptz, text, text, text) IS 'Accepts one message: QUEUED row, history, QUEUED status event, sms.outbound.request; call inside the accept transaction';
+COMMENT ON FUNCTION orch.enqueue_next_step(orch.sms_messages, text) IS 'Writes the outbox row that drives the step after a new state (operator publish, retry, dead letter)';
+COMMENT ON FUNCTION orch.transition(uuid, text, text, text, text, text, text, timestamptz, boolean) IS 'The only way to change a message''s status: compare-and-set on the expected state (NULL when it missed), seq+1, history, status event, next-step outbox row; SQLSTATE OR001 for a transition the state machine forbids';
+COMMENT ON FUNCTION orch.check_transition() IS 'Trigger: refuses a status change that orch.allowed_transitions does not list';
+COMMENT ON FUNCTION orch.stuck_messages(interval) IS 'Non-terminal messages unchanged (or overdue, for RETRY_SCHEDULED) for longer than the interval';

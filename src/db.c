@@ -1,0 +1,54 @@
+/* PostgreSQL connection helpers (see db.h). */
+#include "db.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/banned.h"
+
+static _Thread_local char errline[512];
+
+static const char *first_line(const char *msg)
+{
+	size_t n = strcspn(msg, "\n");
+	if (n >= sizeof(errline))
+		n = sizeof(errline) - 1;
+	memcpy(errline, msg, n);
+	errline[n] = '\0';
+	return errline;
+}
+
+const char *db_error(PGconn *conn) { return first_line(PQerrorMessage(conn)); }
+const char *db_result_error(const PGresult *res) { return first_line(PQresultErrorMessage(res)); }
+
+PGconn *db_connect(const char *url, const char *application_name)
+{
+	const char *keys[] = { "dbname", "application_name", "connect_timeout", NULL };
+	const char *vals[] = { url, application_name, "5", NULL };
+	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(conn) == CONNECTION_OK)
+		return conn;
+	struct buf safe;
+	buf_init(&safe);
+	config_redact_url(url, &safe);
+	log_error("cannot connect to PostgreSQL", "url", safe.data, "error", db_error(conn));
+	buf_release(&safe);
+	PQfinish(conn);
+	return NULL;
+}
+
+int db_exec(PGconn *conn, const char *sql, const char *what)
+{
+	PGresult *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	int rc = 0;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		log_error("SQL failed", "what", what, "error", db_result_error(res));
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}

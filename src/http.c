@@ -1,0 +1,296 @@
+/*
+ * libmicrohttpd plumbing (see http.h). The access handler is a small state
+ * machine per request: first call (allocate the context), body chunks
+ * (append, or note the body is too large), last call (route and answer).
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/timeutil.h"
+#include "lib/xmalloc.h"
+#include "lib/banned.h"
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	struct http_server_opts opts;
+};
+
+enum req_state { REQ_BODY, REQ_DONE };
+
+struct http_request {
+	struct MHD_Connection *conn;
+	struct http_server *srv;
+	const char *method;
+	char *path;
+	const struct http_route *route;
+	bool method_allowed;
+	enum req_state state;
+	struct buf body;
+	size_t limit;
+	bool too_large;
+	char request_id[80];
+	int64_t start_us;
+};
+
+const char *http_method(const struct http_request *req) { return req->method; }
+const char *http_path(const struct http_request *req) { return req->path; }
+const char *http_request_id(const struct http_request *req) { return req->request_id; }
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_body(const struct http_request *req, size_t *len)
+{
+	*len = req->body.len;
+	return req->body.data;
+}
+
+void http_set_header(struct http_response *resp, const char *name, const char *value)
+{
+	buf_addf(&resp->headers, "%s: %s\n", name, value);
+}
+
+void http_json(struct http_response *resp, int status, const char *json)
+{
+	resp->status = status;
+	resp->content_type = "application/json";
+	buf_reset(&resp->body);
+	buf_adds(&resp->body, json);
+}
+
+void http_problem(struct http_response *resp, const struct http_request *req, int status, const char *type,
+		  const char *title, const char *detail, const char *errors_json)
+{
+	resp->status = status;
+	resp->content_type = "application/problem+json";
+	struct buf *b = &resp->body;
+	buf_reset(b);
+	buf_addf(b, "{\"type\":\"urn:sms-orchestrator:problem:%s\",\"title\":", type);
+	buf_add_json_str(b, title, strlen(title));
+	buf_addf(b, ",\"status\":%d,\"detail\":", status);
+	buf_add_json_str(b, detail, strlen(detail));
+	buf_adds(b, ",\"instance\":");
+	buf_add_json_str(b, req->request_id, strlen(req->request_id));
+	if (errors_json) {
+		buf_adds(b, ",\"errors\":");
+		buf_adds(b, errors_json);
+	}
+	buf_addc(b, '}');
+}
+
+/* A request id is kept only when it is short visible ASCII; else one is made. */
+static void take_request_id(struct http_request *req)
+{
+	const char *id = http_header(req, "X-Request-ID");
+	if (!id)
+		id = http_header(req, "Kong-Request-ID");
+	size_t n = id ? strlen(id) : 0;
+	bool ok = n > 0 && n < sizeof(req->request_id);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = id[i] > 0x20 && id[i] < 0x7f;
+	if (ok) {
+		memcpy(req->request_id, id, n + 1);
+		return;
+	}
+	unsigned char r[16];
+	FILE *f = fopen("/dev/urandom", "rb");
+	size_t got = f ? fread(r, 1, sizeof(r), f) : 0;
+	if (f)
+		fclose(f);
+	if (got != sizeof(r)) {
+		int64_t t = mono_us();
+		memcpy(r, &t, sizeof(t));
+		memcpy(r + 8, &req, sizeof(void *) < 8 ? sizeof(void *) : 8);
+	}
+	for (size_t i = 0; i < sizeof(r); i++)
+		snprintf(req->request_id + 2 * i, 3, "%02x", r[i]);
+}
+
+static void find_route(struct http_request *req)
+{
+	for (const struct http_route *r = req->srv->opts.routes; r->method; r++) {
+		bool match = r->prefix ? strncmp(req->path, r->path, strlen(r->path)) == 0 && req->path[strlen(r->path)]
+				       : strcmp(req->path, r->path) == 0;
+		if (!match)
+			continue;
+		if (strcmp(r->method, req->method) == 0) {
+			req->route = r;
+			req->method_allowed = true;
+			return;
+		}
+		req->route = r; /* path known, method not (405) */
+	}
+}
+
+/* The Allow header of a path: every method that has a route for it. */
+static void allow_header(const struct http_request *req, struct http_response *resp)
+{
+	struct buf allow;
+	buf_init(&allow);
+	for (const struct http_route *r = req->srv->opts.routes; r->method; r++) {
+		bool match = r->prefix ? strncmp(req->path, r->path, strlen(r->path)) == 0 : strcmp(req->path, r->path) == 0;
+		if (match)
+			buf_addf(&allow, "%s%s", allow.len ? ", " : "", r->method);
+	}
+	http_set_header(resp, "Allow", allow.data);
+	buf_release(&allow);
+}
+
+static void dispatch(struct http_request *req, struct http_response *resp)
+{
+	if (!req->route) {
+		http_problem(resp, req, 404, "not-found", "Not found", "no such resource", NULL);
+	} else if (!req->method_allowed) {
+		allow_header(req, resp);
+		http_problem(resp, req, 405, "method-not-allowed", "Method not allowed", "see the Allow header", NULL);
+	} else if (req->too_large) {
+		char detail[96];
+		snprintf(detail, sizeof(detail), "the body is over the limit of %zu bytes", req->limit);
+		http_problem(resp, req, 413, "payload-too-large", "Payload too large", detail, NULL);
+	} else {
+		req->route->handler(req, resp, req->srv->opts.ctx);
+	}
+}
+
+static enum MHD_Result queue(struct http_request *req, struct http_response *resp)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(resp->body.len, resp->body.data, MHD_RESPMEM_MUST_COPY);
+	MHD_add_response_header(r, "Content-Type", resp->content_type);
+	MHD_add_response_header(r, "X-Request-ID", req->request_id);
+	for (char *line = resp->headers.data; *line;) {
+		char *nl = strchr(line, '\n'), *colon = strchr(line, ':');
+		*nl = '\0';
+		*colon = '\0';
+		MHD_add_response_header(r, line, colon + 2);
+		line = nl + 1;
+	}
+	enum MHD_Result rc = MHD_queue_response(req->conn, (unsigned)resp->status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static void log_request(const struct http_request *req, int status)
+{
+	char st[8], ms[24];
+	snprintf(st, sizeof(st), "%d", status);
+	snprintf(ms, sizeof(ms), "%.3f", (double)(mono_us() - req->start_us) / 1000.0);
+	log_kv(status >= 500 ? LOG_WARN : LOG_DEBUG, "request", "request_id", req->request_id, "method", req->method,
+	       "path", req->path, "status", st, "ms", ms, (const char *)NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **con_cls)
+{
+	(void)version;
+	struct http_request *req = *con_cls;
+	if (!req) {
+		req = xcalloc(1, sizeof(*req));
+		req->conn = conn;
+		req->srv = cls;
+		req->method = method;
+		req->path = xstrdup(url);
+		req->start_us = mono_us();
+		buf_init(&req->body);
+		take_request_id(req);
+		find_route(req);
+		req->limit = req->route && req->method_allowed ? req->route->body_limit : 0;
+		*con_cls = req;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!req->too_large && req->body.len + *upload_data_size <= req->limit)
+			buf_add(&req->body, upload_data, *upload_data_size);
+		else
+			req->too_large = true;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	struct http_response resp = { .status = 500, .content_type = "application/json" };
+	buf_init(&resp.body);
+	buf_init(&resp.headers);
+	dispatch(req, &resp);
+	log_request(req, resp.status);
+	enum MHD_Result rc = queue(req, &resp);
+	buf_release(&resp.body);
+	buf_release(&resp.headers);
+	return rc;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	struct http_request *req = *con_cls;
+	if (!req)
+		return;
+	buf_release(&req->body);
+	free(req->path);
+	free(req);
+	*con_cls = NULL;
+}
+
+static int parse_listen(const char *listen, struct sockaddr_in *sa)
+{
+	const char *colon = strrchr(listen, ':');
+	if (!colon)
+		return -1;
+	char host[64];
+	size_t n = (size_t)(colon - listen);
+	if (n == 0 || n >= sizeof(host))
+		return -1;
+	memcpy(host, listen, n);
+	host[n] = '\0';
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port <= 0 || port > 65535)
+		return -1;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+struct http_server *http_start(const struct http_server_opts *opts)
+{
+	struct sockaddr_in sa;
+	if (parse_listen(opts->listen, &sa)) {
+		log_error("ORCH_HTTP_LISTEN is not an IPv4 host:port", "value", opts->listen);
+		return NULL;
+	}
+	struct http_server *srv = xcalloc(1, sizeof(*srv));
+	srv->opts = *opts;
+	srv->daemon = MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, srv,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, opts->threads,
+		MHD_OPTION_CONNECTION_TIMEOUT, opts->conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+	if (!srv->daemon) {
+		log_error("cannot start the HTTP server", "listen", opts->listen);
+		free(srv);
+		return NULL;
+	}
+	log_info("HTTP server listening", "listen", opts->listen);
+	return srv;
+}
+
+void http_stop(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+	(void)fd;
+	MHD_stop_daemon(srv->daemon);
+	free(srv);
+}

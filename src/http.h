@@ -1,0 +1,68 @@
+/*
+ * The HTTP server on libmicrohttpd: epoll with a thread pool, request bodies
+ * collected up to a per-route limit, one request context per request freed
+ * in the completed callback, RFC 9457 problem answers for every error.
+ *
+ * A request is answered from a later callback than its first, so
+ * keep-alive holds (stack-notes.md, trap 10).
+ */
+#ifndef ORCH_HTTP_H
+#define ORCH_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+
+struct http_request;
+struct http_server;
+
+struct http_response {
+	int status;
+	const char *content_type; /* borrowed static string */
+	struct buf body;
+	struct buf headers; /* "Name: value\n" lines */
+};
+
+typedef void (*http_handler)(struct http_request *req, struct http_response *resp, void *ctx);
+
+struct http_route {
+	const char *method;
+	const char *path; /* exact, or a prefix ending in '/' when prefix is true */
+	bool prefix;
+	size_t body_limit; /* bytes; 0 = no body accepted */
+	http_handler handler;
+};
+
+struct http_server_opts {
+	const char *listen; /* host:port */
+	unsigned threads;
+	unsigned conn_timeout_s;
+	const struct http_route *routes; /* borrowed; ends with a zeroed entry */
+	void *ctx; /* passed to handlers, borrowed */
+};
+
+/* Starts listening; NULL after logging why. */
+struct http_server *http_start(const struct http_server_opts *opts);
+/* Stops accepting connections, finishes in-flight requests, frees. */
+void http_stop(struct http_server *srv);
+
+/* Accessors for handlers; returned strings are borrowed for the request's life. */
+const char *http_method(const struct http_request *req);
+const char *http_path(const struct http_request *req);
+const char *http_header(const struct http_request *req, const char *name);
+const char *http_request_id(const struct http_request *req);
+const char *http_body(const struct http_request *req, size_t *len);
+
+void http_set_header(struct http_response *resp, const char *name, const char *value);
+/* A JSON answer: status and body (copied). */
+void http_json(struct http_response *resp, int status, const char *json);
+/*
+ * An RFC 9457 problem: type is the URN suffix (validation, not-found, ...);
+ * errors_json, when not NULL, is a JSON array inserted as "errors".
+ */
+void http_problem(struct http_response *resp, const struct http_request *req, int status, const char *type,
+		  const char *title, const char *detail, const char *errors_json);
+
+#endif

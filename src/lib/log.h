@@ -1,0 +1,30 @@
+/*
+ * Structured logs: one JSON object per line on stderr, written with a single
+ * write(2) so lines from several threads never interleave. Fields are
+ * key/value string pairs ending with NULL; the macros add the NULL.
+ *
+ *   log_info("migration applied", "version", "3", "file", name);
+ *
+ * Never pass a secret as a value: there is no redaction at this level (the
+ * configuration module redacts URLs before they are logged).
+ */
+#ifndef ORCH_LIB_LOG_H
+#define ORCH_LIB_LOG_H
+
+enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+/* 0 and *out set when name is debug|info|warn|error; -1 otherwise. */
+int log_parse_level(const char *name, enum log_level *out);
+/* Sets a field added to every line (e.g. the subcommand); borrowed, static. */
+void log_set_component(const char *component);
+
+void log_kv(enum log_level level, const char *msg, ...);
+
+#define log_debug(...) log_kv(LOG_DEBUG, __VA_ARGS__, (const char *)0)
+#define log_info(...) log_kv(LOG_INFO, __VA_ARGS__, (const char *)0)
+#define log_warn(...) log_kv(LOG_WARN, __VA_ARGS__, (const char *)0)
+#define log_error(...) log_kv(LOG_ERROR, __VA_ARGS__, (const char *)0)
+
+#endif

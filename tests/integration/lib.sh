@@ -1,0 +1,58 @@
+# TAP helpers and service control for the integration tests (bash).
+# Each test file sources this, runs checks, and ends with done_testing.
+set -uo pipefail
+: "${ORCH_ROOT:?run through make test}" "${ORCH_BIN:?run through make test}"
+# shellcheck disable=SC1091
+. "$ORCH_ROOT/.run/test/env"
+T_N=0 T_FAILED=0
+T_TMP=$(mktemp -d)
+trap 'stop_serve; rm -rf "$T_TMP"' EXIT
+
+_report() { # status desc
+	T_N=$((T_N + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $T_N - $2"; else echo "not ok $T_N - $2"; T_FAILED=$((T_FAILED + 1)); fi
+}
+# ok DESC CMD...: passes when CMD exits 0.
+ok() { local d=$1; shift; "$@" >/dev/null 2>&1; _report $? "$d"; }
+# is GOT EXPECTED DESC
+is() {
+	if [ "$1" == "$2" ]; then _report 0 "$3"; else _report 1 "$3"; echo "#   got:      '$1'"; echo "#   expected: '$2'"; fi
+}
+# like GOT REGEX DESC
+like() {
+	if [[ $1 =~ $2 ]]; then _report 0 "$3"; else _report 1 "$3"; echo "#   got: '${1:0:400}'"; echo "#   does not match: '$2'"; fi
+}
+unlike() {
+	if [[ $1 =~ $2 ]]; then _report 1 "$3"; echo "#   got: '${1:0:400}' matches '$2'"; else _report 0 "$3"; fi
+}
+diag() { echo "# $*"; }
+done_testing() { echo "1..$T_N"; [ "$T_FAILED" -eq 0 ]; }
+
+sql() { psql -X -q -tA -U postgres -d orch -v ON_ERROR_STOP=1 -c "$1"; }
+
+SERVE_PID=
+SERVE_LOG=$T_TMP/serve.log
+BASE_URL=http://$ORCH_HTTP_LISTEN
+# start_serve [env assignments...]: starts serve and waits for /healthz.
+start_serve() {
+	env "$@" "$ORCH_BIN" serve >>"$SERVE_LOG" 2>&1 &
+	SERVE_PID=$!
+	local i
+	for ((i = 0; i < 100; i++)); do
+		curl -fsS -o /dev/null "$BASE_URL/healthz" 2>/dev/null && return 0
+		kill -0 "$SERVE_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "# serve did not come up; log:"; sed 's/^/#   /' "$SERVE_LOG" | tail -20
+	return 1
+}
+# stop_serve: SIGTERM, waits; returns serve's exit status.
+stop_serve() {
+	[ -n "$SERVE_PID" ] || return 0
+	local pid=$SERVE_PID rc
+	SERVE_PID=
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+	return $rc
+}
