@@ -18,8 +18,8 @@ profile=${2:?usage: stack.sh start|stop|wipe run|test [binary]}
 bin=${3:-}
 
 case $profile in
-run) base=15 http=8080 ;;
-test) base=25 http=25080 ;;
+run) base=${ORCH_STACK_PORT_BASE:-15} http=8080 ;;
+test) base=${ORCH_STACK_PORT_BASE:-25} http=${ORCH_STACK_PORT_BASE:-25}080 ;;
 *) echo "stack.sh: profile must be run or test, got '$profile'" >&2; exit 2 ;;
 esac
 PG_PORT=${base}432 REDIS_PORT=${base}379 NATS_PORT=${base}222 NATS_MON=${base}822

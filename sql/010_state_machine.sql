@@ -14,94 +14,161 @@
 --   OR003  a required argument is missing
 
 CREATE OR REPLACE FUNCTION orch.iso_time(p_at timestamptz)
-RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog
+RETURNS text LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-    SELECT to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+    SELECT pg_catalog.to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 
--- One outbox row: a CloudEvents 1.0 structured payload plus the NATS headers
--- of events.md. Returns the row's msg_id (its Nats-Msg-Id).
+-- Payload builders, shared by the set-based accept and the per-message
+-- transition so every event has one shape. Plain SQL and STABLE (what they
+-- call is), so the planner inlines them instead of running each per row.
+
+-- The NATS headers of events.md for an outbox row of message m.
+CREATE OR REPLACE FUNCTION orch.outbox_headers(m orch.sms_messages, p_msg_id uuid)
+RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT jsonb_strip_nulls(jsonb_build_object(
+        'Nats-Msg-Id', p_msg_id::text,
+        'Orch-Message-Id', m.id::text,
+        'Orch-Account-Id', m.account_id,
+        'X-Request-ID', m.request_id,
+        'traceparent', m.traceparent,
+        'Content-Type', 'application/json'))
+$$;
+
+-- A CloudEvents 1.0 structured envelope.
+CREATE OR REPLACE FUNCTION orch.cloudevent(p_msg_id uuid, p_type text, p_at timestamptz, p_data jsonb)
+RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT jsonb_build_object('specversion', '1.0', 'id', p_msg_id::text, 'source', 'sms-orchestrator',
+                              'type', p_type, 'time', orch.iso_time(p_at),
+                              'datacontenttype', 'application/json', 'data', p_data)
+$$;
+
+-- data of an sms.events.status event for m in its (new) state.
+CREATE OR REPLACE FUNCTION orch.status_event_data(m orch.sms_messages, p_previous text)
+RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT jsonb_build_object(
+        'messageId', m.id, 'accountId', m.account_id, 'seq', m.seq,
+        'status', m.status, 'previousStatus', p_previous, 'attempt', m.attempt_count,
+        'operatorId', m.operator_id, 'routeId', m.route_id,
+        'error', CASE WHEN m.last_error_code IS NOT NULL AND m.status NOT IN ('QUEUED', 'ROUTED', 'SUBMITTED')
+                      THEN jsonb_build_object('code', m.last_error_code, 'detail', m.last_error_detail) END,
+        'clientReference', m.client_reference, 'callbackUrl', m.callback_url,
+        'at', orch.iso_time(m.updated_at))
+$$;
+
+-- One outbox row for message m. Returns its msg_id (its Nats-Msg-Id).
 CREATE OR REPLACE FUNCTION orch.enqueue(p_subject text, p_type text, m orch.sms_messages, p_data jsonb)
 RETURNS uuid LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
 DECLARE
     v_msg_id uuid := gen_random_uuid();
-    v_headers jsonb;
 BEGIN
-    v_headers := jsonb_build_object(
-        'Nats-Msg-Id', v_msg_id::text,
-        'Orch-Message-Id', m.id::text,
-        'Orch-Account-Id', m.account_id,
-        'Content-Type', 'application/json');
-    IF m.request_id IS NOT NULL THEN
-        v_headers := v_headers || jsonb_build_object('X-Request-ID', m.request_id);
-    END IF;
-    IF m.traceparent IS NOT NULL THEN
-        v_headers := v_headers || jsonb_build_object('traceparent', m.traceparent);
-    END IF;
     INSERT INTO outbox (msg_id, subject, message_id, headers, payload)
-    VALUES (v_msg_id, p_subject, m.id, v_headers,
-            jsonb_build_object('specversion', '1.0', 'id', v_msg_id::text,
-                               'source', 'sms-orchestrator', 'type', p_type,
-                               'time', iso_time(clock_timestamp()),
-                               'datacontenttype', 'application/json', 'data', p_data));
+    VALUES (v_msg_id, p_subject, m.id, outbox_headers(m, v_msg_id),
+            cloudevent(v_msg_id, p_type, clock_timestamp(), p_data));
     RETURN v_msg_id;
 END
 $$;
 
--- The status event (sms.events.status) and the history row for m, which is
+-- The history row and the sms.events.status outbox row for m, which is
 -- already in its new state.
 CREATE OR REPLACE FUNCTION orch.record_status(m orch.sms_messages, p_previous text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_error jsonb := NULL;
 BEGIN
     INSERT INTO sms_status_history (message_id, seq, status, previous_status, error_code, error_detail, at)
     VALUES (m.id, m.seq, m.status, p_previous,
             CASE WHEN m.status IN ('ROUTED', 'SUBMITTED', 'QUEUED') THEN NULL ELSE m.last_error_code END,
             CASE WHEN m.status IN ('ROUTED', 'SUBMITTED', 'QUEUED') THEN NULL ELSE m.last_error_detail END,
             m.updated_at);
-    IF m.last_error_code IS NOT NULL AND m.status NOT IN ('ROUTED', 'SUBMITTED', 'QUEUED') THEN
-        v_error := jsonb_build_object('code', m.last_error_code, 'detail', m.last_error_detail);
-    END IF;
-    PERFORM enqueue('sms.events.status', 'sms.events.status', m, jsonb_build_object(
-        'messageId', m.id, 'accountId', m.account_id, 'seq', m.seq,
-        'status', m.status, 'previousStatus', p_previous, 'attempt', m.attempt_count,
-        'operatorId', m.operator_id, 'routeId', m.route_id, 'error', v_error,
-        'clientReference', m.client_reference, 'callbackUrl', m.callback_url,
-        'at', iso_time(m.updated_at)));
+    PERFORM enqueue('sms.events.status', 'sms.events.status', m, status_event_data(m, p_previous));
 END
 $$;
 
--- Accepts one message: the row in QUEUED with seq 1, its history, its
--- QUEUED status event and its sms.outbound.request row. Called by the
--- HTTP accept path inside its transaction (with the idempotency record).
+-- The accept transaction's work for one HTTP request (send: one message;
+-- bulk: its valid items), in one statement:
+--   * the idempotency record (when the request has a key): inserted, or an
+--     expired one replaced; when a live one exists nothing else is written
+--     and its stored answer is returned (accepted = false) for the caller
+--     to replay (same fingerprint) or refuse (another one);
+--   * each message in QUEUED with seq 1, its history row, its QUEUED status
+--     event and its sms.outbound.request outbox row.
+-- The arrays hold one element per message, in the same order.
+CREATE OR REPLACE FUNCTION orch.accept(
+    p_account_id text, p_idempotency_key text, p_fingerprint text,
+    p_response_status integer, p_response_body text, p_idempotency_expires_at timestamptz,
+    p_request_id text, p_traceparent text, p_created_at timestamptz,
+    p_ids uuid[], p_to text[], p_sender text[], p_body text[], p_encoding text[], p_segments integer[],
+    p_client_reference text[], p_callback_url text[], p_valid_until timestamptz[])
+RETURNS TABLE (accepted boolean, response_status integer, response_body text, fingerprint text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF p_idempotency_key IS NOT NULL THEN
+        INSERT INTO idempotency_keys AS k (account_id, idem_key, fingerprint, response_status, response_body,
+                                           message_ids, created_at, expires_at)
+        VALUES (p_account_id, p_idempotency_key, p_fingerprint, p_response_status, p_response_body,
+                p_ids, p_created_at, p_idempotency_expires_at)
+        ON CONFLICT (account_id, idem_key) DO UPDATE
+            SET fingerprint = EXCLUDED.fingerprint, response_status = EXCLUDED.response_status,
+                response_body = EXCLUDED.response_body, message_ids = EXCLUDED.message_ids,
+                created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+            WHERE k.expires_at <= now();
+        IF NOT FOUND THEN
+            RETURN QUERY SELECT false, k.response_status::integer, k.response_body, k.fingerprint
+                         FROM idempotency_keys k
+                         WHERE k.account_id = p_account_id AND k.idem_key = p_idempotency_key;
+            RETURN;
+        END IF;
+    END IF;
+
+    WITH m AS (
+        INSERT INTO sms_messages (id, account_id, to_e164, sender, body, encoding, segments, client_reference,
+                                  callback_url, valid_until, idempotency_key, request_id, traceparent,
+                                  created_at, updated_at)
+        SELECT u.id, p_account_id, u.to_e164, u.sender, u.body, u.encoding, u.segments, u.client_reference,
+               u.callback_url, u.valid_until, p_idempotency_key, p_request_id, p_traceparent,
+               p_created_at, p_created_at
+        FROM unnest(p_ids, p_to, p_sender, p_body, p_encoding, p_segments, p_client_reference,
+                    p_callback_url, p_valid_until)
+             AS u(id, to_e164, sender, body, encoding, segments, client_reference, callback_url, valid_until)
+        RETURNING *
+    ), h AS (
+        INSERT INTO sms_status_history (message_id, seq, status, at)
+        SELECT m.id, 1, 'QUEUED', m.created_at FROM m
+    )
+    INSERT INTO outbox (msg_id, subject, message_id, headers, payload)
+    SELECT e.msg_id, e.subject, m.id, outbox_headers(ROW(m.*)::sms_messages, e.msg_id),
+           cloudevent(e.msg_id, e.subject, m.created_at, e.data)
+    FROM m CROSS JOIN LATERAL (VALUES
+        (gen_random_uuid(), 'sms.events.status', status_event_data(ROW(m.*)::sms_messages, NULL), 1),
+        (gen_random_uuid(), 'sms.outbound.request',
+         jsonb_build_object('messageId', m.id, 'accountId', m.account_id, 'attempt', 0), 2)) AS e(msg_id, subject, data, ord)
+    ORDER BY m.id, e.ord;
+
+    RETURN QUERY SELECT true, p_response_status, NULL::text, p_fingerprint;
+END
+$$;
+
+-- One message without an idempotency key: for DBAs' tests and fixtures.
 CREATE OR REPLACE FUNCTION orch.accept_message(
     p_id uuid, p_account_id text, p_to text, p_sender text, p_body text,
     p_encoding text, p_segments integer, p_client_reference text, p_callback_url text,
     p_valid_until timestamptz, p_idempotency_key text, p_request_id text, p_traceparent text)
-RETURNS timestamptz LANGUAGE plpgsql SECURITY DEFINER
+RETURNS timestamptz LANGUAGE sql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
-DECLARE
-    m sms_messages;
-BEGIN
-    INSERT INTO sms_messages (id, account_id, to_e164, sender, body, encoding, segments,
-                              client_reference, callback_url, valid_until, idempotency_key,
-                              request_id, traceparent)
-    VALUES (p_id, p_account_id, p_to, p_sender, p_body, p_encoding, p_segments,
-            p_client_reference, p_callback_url, p_valid_until, p_idempotency_key,
-            p_request_id, p_traceparent)
-    RETURNING * INTO m;
-    PERFORM record_status(m, NULL);
-    PERFORM enqueue('sms.outbound.request', 'sms.outbound.request', m,
-                    jsonb_build_object('messageId', m.id, 'accountId', m.account_id, 'attempt', 0));
-    RETURN m.created_at;
-END
+    SELECT now() FROM accept(p_account_id, NULL, NULL, 202, NULL, NULL, p_request_id, p_traceparent, now(),
+                             ARRAY[p_id], ARRAY[p_to], ARRAY[p_sender], ARRAY[p_body], ARRAY[p_encoding],
+                             ARRAY[p_segments], ARRAY[p_client_reference], ARRAY[p_callback_url],
+                             ARRAY[p_valid_until])
 $$;
 
 -- The outbox row that drives the step after m's new state, if any.

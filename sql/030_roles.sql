@@ -24,7 +24,8 @@ GRANT USAGE ON SCHEMA orch TO orch_app, orch_readonly;
 
 -- orch_readonly: read everything.
 GRANT SELECT ON ALL TABLES IN SCHEMA orch TO orch_readonly;
-GRANT EXECUTE ON FUNCTION orch.stuck_messages(interval), orch.iso_time(timestamptz) TO orch_readonly;
+GRANT EXECUTE ON FUNCTION orch.stuck_messages(interval), orch.iso_time(timestamptz),
+    orch.outbox_backlog_estimate(), orch.message_json(uuid, text) TO orch_readonly;
 
 -- orch_app: read everything; write only what its roles need.
 GRANT SELECT ON ALL TABLES IN SCHEMA orch TO orch_app;
@@ -34,6 +35,10 @@ GRANT INSERT, DELETE ON orch.idempotency_keys TO orch_app;
 GRANT EXECUTE ON FUNCTION
     orch.accept_message(uuid, text, text, text, text, text, integer, text, text, timestamptz, text, text, text),
     orch.transition(uuid, text, text, text, text, text, text, timestamptz, boolean),
+    orch.accept(text, text, text, integer, text, timestamptz, text, text, timestamptz, uuid[], text[], text[],
+                text[], text[], integer[], text[], text[], timestamptz[]),
+    orch.outbox_backlog_estimate(),
+    orch.message_json(uuid, text),
     orch.stuck_messages(interval),
     orch.iso_time(timestamptz)
 TO orch_app;

@@ -121,3 +121,9 @@ COMMENT ON FUNCTION orch.enqueue_next_step(orch.sms_messages, text) IS 'Writes t
 COMMENT ON FUNCTION orch.transition(uuid, text, text, text, text, text, text, timestamptz, boolean) IS 'The only way to change a message''s status: compare-and-set on the expected state (NULL when it missed), seq+1, history, status event, next-step outbox row; SQLSTATE OR001 for a transition the state machine forbids';
 COMMENT ON FUNCTION orch.check_transition() IS 'Trigger: refuses a status change that orch.allowed_transitions does not list';
 COMMENT ON FUNCTION orch.stuck_messages(interval) IS 'Non-terminal messages unchanged (or overdue, for RETRY_SCHEDULED) for longer than the interval';
+COMMENT ON FUNCTION orch.outbox_headers(orch.sms_messages, uuid) IS 'The NATS headers (events.md) of an outbox row about a message';
+COMMENT ON FUNCTION orch.cloudevent(uuid, text, timestamptz, jsonb) IS 'A CloudEvents 1.0 structured JSON envelope';
+COMMENT ON FUNCTION orch.status_event_data(orch.sms_messages, text) IS 'The data of an sms.events.status event for a message in its new state';
+COMMENT ON FUNCTION orch.accept(text, text, text, integer, text, timestamptz, text, text, timestamptz, uuid[], text[], text[], text[], text[], integer[], text[], text[], timestamptz[]) IS 'The accept transaction of one HTTP request: idempotency record, then each message QUEUED with history, status event and sms.outbound.request; returns the stored answer instead when the key is already used';
+COMMENT ON FUNCTION orch.outbox_backlog_estimate() IS 'Pending outbox rows estimated from the oldest and newest unpublished ids (two index probes), and the oldest one''s age in seconds';
+COMMENT ON FUNCTION orch.message_json(uuid, text) IS 'GET /v1/sms/{id}: the message and its history as JSON, NULL when unknown or another account''s';

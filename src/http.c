@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "metrics.h"
 #include "lib/timeutil.h"
 #include "lib/xmalloc.h"
 #include "lib/banned.h"
@@ -22,7 +23,7 @@ struct http_server {
 	struct http_server_opts opts;
 };
 
-enum req_state { REQ_BODY, REQ_DONE };
+enum req_state { REQ_BODY, REQ_DEFERRED, REQ_READY };
 
 struct http_request {
 	struct MHD_Connection *conn;
@@ -32,14 +33,32 @@ struct http_request {
 	const struct http_route *route;
 	bool method_allowed;
 	enum req_state state;
+	bool deferred; /* set by http_defer, read only by the MHD thread */
 	struct buf body;
 	size_t limit;
 	bool too_large;
 	char request_id[80];
 	int64_t start_us;
+	struct http_response resp;
 };
 
 const char *http_method(const struct http_request *req) { return req->method; }
+bool http_body_too_large(const struct http_request *req) { return req->too_large; }
+size_t http_body_limit(const struct http_request *req) { return req->limit; }
+struct http_response *http_deferred_response(struct http_request *req) { return &req->resp; }
+
+void http_defer(struct http_request *req)
+{
+	req->state = REQ_DEFERRED;
+	req->deferred = true;
+	MHD_suspend_connection(req->conn);
+}
+
+void http_complete(struct http_request *req)
+{
+	req->state = REQ_READY;
+	MHD_resume_connection(req->conn);
+}
 const char *http_path(const struct http_request *req) { return req->path; }
 const char *http_request_id(const struct http_request *req) { return req->request_id; }
 
@@ -115,30 +134,37 @@ static void take_request_id(struct http_request *req)
 		snprintf(req->request_id + 2 * i, 3, "%02x", r[i]);
 }
 
+static bool path_matches(const struct http_route *r, const char *path, bool prefix_pass)
+{
+	if (r->prefix != prefix_pass)
+		return false;
+	size_t n = strlen(r->path);
+	return r->prefix ? strncmp(path, r->path, n) == 0 && path[n] : strcmp(path, r->path) == 0;
+}
+
+/* Exact paths first: a path with an exact route (POST /v1/sms/send) is never taken by a prefix route (GET /v1/sms/{id}). */
 static void find_route(struct http_request *req)
 {
-	for (const struct http_route *r = req->srv->opts.routes; r->method; r++) {
-		bool match = r->prefix ? strncmp(req->path, r->path, strlen(r->path)) == 0 && req->path[strlen(r->path)]
-				       : strcmp(req->path, r->path) == 0;
-		if (!match)
-			continue;
-		if (strcmp(r->method, req->method) == 0) {
-			req->route = r;
-			req->method_allowed = true;
-			return;
+	for (int pass = 0; pass < 2 && !req->route; pass++) {
+		for (const struct http_route *r = req->srv->opts.routes; r->method; r++) {
+			if (!path_matches(r, req->path, pass == 1))
+				continue;
+			req->route = r; /* path known; 405 unless a method matches too */
+			if (strcmp(r->method, req->method) == 0) {
+				req->method_allowed = true;
+				return;
+			}
 		}
-		req->route = r; /* path known, method not (405) */
 	}
 }
 
-/* The Allow header of a path: every method that has a route for it. */
+/* The Allow header of a path: every method of the routes of the pass that matched it. */
 static void allow_header(const struct http_request *req, struct http_response *resp)
 {
 	struct buf allow;
 	buf_init(&allow);
 	for (const struct http_route *r = req->srv->opts.routes; r->method; r++) {
-		bool match = r->prefix ? strncmp(req->path, r->path, strlen(r->path)) == 0 : strcmp(req->path, r->path) == 0;
-		if (match)
+		if (path_matches(r, req->path, req->route->prefix))
 			buf_addf(&allow, "%s%s", allow.len ? ", " : "", r->method);
 	}
 	http_set_header(resp, "Allow", allow.data);
@@ -152,10 +178,6 @@ static void dispatch(struct http_request *req, struct http_response *resp)
 	} else if (!req->method_allowed) {
 		allow_header(req, resp);
 		http_problem(resp, req, 405, "method-not-allowed", "Method not allowed", "see the Allow header", NULL);
-	} else if (req->too_large) {
-		char detail[96];
-		snprintf(detail, sizeof(detail), "the body is over the limit of %zu bytes", req->limit);
-		http_problem(resp, req, 413, "payload-too-large", "Payload too large", detail, NULL);
 	} else {
 		req->route->handler(req, resp, req->srv->opts.ctx);
 	}
@@ -184,6 +206,7 @@ static void log_request(const struct http_request *req, int status)
 	char st[8], ms[24];
 	snprintf(st, sizeof(st), "%d", status);
 	snprintf(ms, sizeof(ms), "%.3f", (double)(mono_us() - req->start_us) / 1000.0);
+	metrics_request(req->route && req->method_allowed ? req->route->label : "other", status, mono_us() - req->start_us);
 	log_kv(status >= 500 ? LOG_WARN : LOG_DEBUG, "request", "request_id", req->request_id, "method", req->method,
 	       "path", req->path, "status", st, "ms", ms, (const char *)NULL);
 }
@@ -202,6 +225,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->path = xstrdup(url);
 		req->start_us = mono_us();
 		buf_init(&req->body);
+		req->resp.status = 500;
+		req->resp.content_type = "application/json";
+		buf_init(&req->resp.body);
+		buf_init(&req->resp.headers);
 		take_request_id(req);
 		find_route(req);
 		req->limit = req->route && req->method_allowed ? req->route->body_limit : 0;
@@ -216,15 +243,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	struct http_response resp = { .status = 500, .content_type = "application/json" };
-	buf_init(&resp.body);
-	buf_init(&resp.headers);
-	dispatch(req, &resp);
-	log_request(req, resp.status);
-	enum MHD_Result rc = queue(req, &resp);
-	buf_release(&resp.body);
-	buf_release(&resp.headers);
-	return rc;
+	if (req->state == REQ_BODY) {
+		dispatch(req, &req->resp);
+		if (req->deferred)
+			return MHD_YES; /* suspended; answered when resumed (maybe already) */
+	}
+	log_request(req, req->resp.status);
+	return queue(req, &req->resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -236,6 +261,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!req)
 		return;
 	buf_release(&req->body);
+	buf_release(&req->resp.body);
+	buf_release(&req->resp.headers);
 	free(req->path);
 	free(req);
 	*con_cls = NULL;
@@ -272,7 +299,8 @@ struct http_server *http_start(const struct http_server_opts *opts)
 	struct http_server *srv = xcalloc(1, sizeof(*srv));
 	srv->opts = *opts;
 	srv->daemon = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, srv,
+		MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+			MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, srv,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, opts->threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, opts->conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);

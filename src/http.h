@@ -28,6 +28,7 @@ struct http_response {
 typedef void (*http_handler)(struct http_request *req, struct http_response *resp, void *ctx);
 
 struct http_route {
+	const char *label; /* for metrics, e.g. "POST /v1/sms/send" */
 	const char *method;
 	const char *path; /* exact, or a prefix ending in '/' when prefix is true */
 	bool prefix;
@@ -47,6 +48,21 @@ struct http_server_opts {
 struct http_server *http_start(const struct http_server_opts *opts);
 /* Stops accepting connections, finishes in-flight requests, frees. */
 void http_stop(struct http_server *srv);
+
+/*
+ * Answering later from another thread: a handler calls http_defer(req)
+ * BEFORE it hands req to another thread, and returns; that thread fills
+ * *http_deferred_response(req) and calls http_complete(req), after which
+ * req must not be touched. Deferred requests must all be completed before
+ * http_stop().
+ */
+void http_defer(struct http_request *req);
+struct http_response *http_deferred_response(struct http_request *req);
+void http_complete(struct http_request *req);
+
+/* True when the body was over the route's limit (the handler answers 413 after its own checks). */
+bool http_body_too_large(const struct http_request *req);
+size_t http_body_limit(const struct http_request *req);
 
 /* Accessors for handlers; returned strings are borrowed for the request's life. */
 const char *http_method(const struct http_request *req);

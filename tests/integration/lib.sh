@@ -54,5 +54,42 @@ stop_serve() {
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid"
 	rc=$?
+	if grep -qE 'Sanitizer|runtime error:' "$SERVE_LOG"; then
+		echo "# serve log has a sanitizer report:"; grep -E -A5 'Sanitizer|runtime error:' "$SERVE_LOG" | head -30 | sed 's/^/#   /'
+		return 99
+	fi
 	return $rc
 }
+
+# req METHOD PATH [curl args...]: sets STATUS, HDRS, BODY.
+req() {
+	local m=$1 p=$2
+	shift 2
+	STATUS=$(curl -sS -X "$m" -o "$T_TMP/body" -D "$T_TMP/hdr" -w '%{http_code}' "$@" "$BASE_URL$p")
+	BODY=$(cat "$T_TMP/body")
+	HDRS=$(tr -d '\r' <"$T_TMP/hdr")
+}
+# header NAME: the value of a response header of the last req.
+header() { printf '%s\n' "$HDRS" | grep -i "^$1:" | head -1 | sed 's/^[^:]*: *//'; }
+# A send as account $1 with body $2 and more curl args.
+send() { local a=$1 b=$2; shift 2; req POST /v1/sms/send -H "X-Consumer-Custom-ID: $a" -H 'Content-Type: application/json' -d "$b" "$@"; }
+bulk() { local a=$1 b=$2; shift 2; req POST /v1/sms/bulk -H "X-Consumer-Custom-ID: $a" -H 'Content-Type: application/json' --data-binary "$b" "$@"; }
+# is_problem STATUS DESC: the last answer is an RFC 9457 problem with this status and instance = X-Request-ID.
+is_problem() {
+	local ok=0
+	[ "$STATUS" = "$1" ] || ok=1
+	[ "$(header Content-Type)" = "application/problem+json" ] || ok=1
+	[ "$(jq -r .status <<<"$BODY" 2>/dev/null)" = "$1" ] || ok=1
+	[ -n "$(header X-Request-ID)" ] && [ "$(jq -r .instance <<<"$BODY" 2>/dev/null)" = "$(header X-Request-ID)" ] || ok=1
+	[ "$(jq -r '.type | startswith("urn:sms-orchestrator:problem:")' <<<"$BODY" 2>/dev/null)" = true ] || ok=1
+	_report $ok "$2"
+	[ $ok -eq 0 ] || { echo "#   status $STATUS, content-type '$(header Content-Type)'"; echo "#   body: ${BODY:0:400}"; }
+}
+# has_error CODE FIELD DESC: errors[] of the last problem holds this code for this field.
+has_error() {
+	local n
+	n=$(jq --arg c "$1" --arg f "$2" '[.errors[]? | select(.code == $c and .field == $f)] | length' <<<"$BODY" 2>/dev/null)
+	if [ "${n:-0}" -ge 1 ]; then _report 0 "$3"; else _report 1 "$3"; echo "#   errors: $(jq -c .errors <<<"$BODY" 2>/dev/null)"; fi
+}
+count_messages() { sql "SELECT count(*) FROM orch.sms_messages WHERE account_id = '$1'"; }
+MSG='{"to":"+14155550100","from":"ACME","body":"hello"}'

@@ -1,0 +1,466 @@
+/*
+ * POST /v1/sms/send, POST /v1/sms/bulk, GET /v1/sms/{id}.
+ *
+ * The accept path, for one request:
+ *   guards (503 draining, 401, 413, 415) -> Idempotency-Key syntax (400)
+ *   -> parse and validate (400) -> load shedding (503)
+ *   -> Redis fast path for the key: replay, 409, 422, or claim
+ *   -> hand the job to the accept writer and suspend the connection
+ *   -> on commit: 202 (and the answer stored in Redis for replays);
+ *      key already in PostgreSQL: replay or 422; database down: 503.
+ * A 4xx is never remembered, so a client can fix its request and retry with the same key.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "idem.h"
+#include "lib/log.h"
+#include "lib/sha256.h"
+#include "lib/timeutil.h"
+#include "lib/uuid.h"
+#include "lib/xmalloc.h"
+#include "metrics.h"
+#include "lib/banned.h"
+
+#define IDEM_KEY_MAX 255
+
+/* One request waiting on the accept writer; owns everything the job borrows. */
+struct pending {
+	struct accept_job job;
+	struct api *api;
+	struct http_request *req;
+	bool is_send;
+	char account[ACCOUNT_MAX];
+	char *key;
+	char fingerprint[65];
+	char request_id[80];
+	char *traceparent;
+	struct sms_item *items;
+	size_t nitems;
+	struct buf body;
+};
+
+static void problem_field(struct http_response *resp, struct http_request *req, const char *field, const char *code,
+			  const char *detail)
+{
+	struct buf e;
+	buf_init(&e);
+	buf_adds(&e, "[{\"field\":");
+	buf_add_json_str(&e, field, strlen(field));
+	buf_addf(&e, ",\"code\":\"%s\",\"detail\":", code);
+	buf_add_json_str(&e, detail, strlen(detail));
+	buf_adds(&e, "}]");
+	http_problem(resp, req, 400, "validation", "Request is not valid", detail, e.data);
+	buf_release(&e);
+}
+
+/* The Idempotency-Key header: 1-255 visible ASCII characters. NULL and *bad when invalid or missing-but-required. */
+static const char *idempotency_key(struct api *api, struct http_request *req, struct http_response *resp, bool *bad)
+{
+	const char *key = http_header(req, "Idempotency-Key");
+	*bad = false;
+	if (!key) {
+		if (api->cfg->idempotency_required) {
+			problem_field(resp, req, "Idempotency-Key", "missing_idempotency_key",
+				      "an Idempotency-Key header is required");
+			*bad = true;
+		}
+		return NULL;
+	}
+	size_t n = strlen(key);
+	bool ok = n >= 1 && n <= IDEM_KEY_MAX;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = key[i] > 0x20 && key[i] < 0x7f;
+	if (!ok) {
+		problem_field(resp, req, "Idempotency-Key", "invalid_idempotency_key",
+			      "Idempotency-Key must be 1 to 255 visible ASCII characters");
+		*bad = true;
+		return NULL;
+	}
+	return key;
+}
+
+static bool shed_load(struct api *api, struct http_request *req, struct http_response *resp)
+{
+	if (metrics_get(G_OUTBOX_BACKLOG) <= api->cfg->max_backlog)
+		return false;
+	metrics_inc(M_LOAD_SHED, 1);
+	api_retry_after(resp, 5);
+	http_problem(resp, req, 503, "overloaded", "Service is overloaded",
+		     "the outbox backlog is over its limit; retry later", NULL);
+	return true;
+}
+
+static void add_json_field(struct buf *b, const char *name, const char *v)
+{
+	buf_addf(b, ",\"%s\":", name);
+	if (v)
+		buf_add_json_str(b, v, strlen(v));
+	else
+		buf_adds(b, "null");
+}
+
+/* The 202 body of send. */
+static void send_body(struct buf *b, const struct accept_msg *m, const char *created)
+{
+	const struct sms_item *it = m->item;
+	buf_addf(b, "{\"messageId\":\"%s\",\"status\":\"QUEUED\"", m->id);
+	add_json_field(b, "to", it->to);
+	add_json_field(b, "from", it->from);
+	buf_addf(b, ",\"encoding\":\"%s\",\"segments\":%u", sms_encoding_name(it->encoding), it->segments);
+	add_json_field(b, "clientReference", it->client_reference);
+	buf_addf(b, ",\"createdAt\":\"%s\"}", created);
+}
+
+static void bulk_results(struct buf *b, const struct pending *p)
+{
+	buf_adds(b, "\"results\":[");
+	size_t m = 0;
+	for (size_t i = 0; i < p->nitems; i++) {
+		const struct sms_item *it = &p->items[i];
+		buf_addf(b, "%s{\"index\":%zu,", i ? "," : "", i);
+		if (it->nerrors) {
+			buf_adds(b, "\"error\":");
+			/* The first error, as api.md shows; all of them under "errors". */
+			const struct field_error *e = &it->errors[0];
+			buf_adds(b, "{\"code\":");
+			buf_add_json_str(b, e->code, strlen(e->code));
+			buf_adds(b, ",\"field\":");
+			buf_add_json_str(b, e->field, strlen(e->field));
+			buf_adds(b, ",\"detail\":");
+			buf_add_json_str(b, e->detail, strlen(e->detail));
+			buf_adds(b, "},\"errors\":");
+			item_errors_json(it, b);
+			buf_addc(b, '}');
+		} else {
+			const struct accept_msg *msg = &p->job.msgs[m++];
+			buf_addf(b, "\"messageId\":\"%s\",\"status\":\"QUEUED\",\"segments\":%u}", msg->id, it->segments);
+		}
+	}
+	buf_addc(b, ']');
+}
+
+static void pending_free(struct pending *p)
+{
+	items_free(p->items, p->nitems);
+	free(p->job.msgs);
+	free(p->job.existing_body);
+	free(p->key);
+	free(p->traceparent);
+	buf_release(&p->body);
+	free(p);
+}
+
+static void set_location(struct http_response *resp, const char *body)
+{
+	const char *id = strstr(body, "\"messageId\":\"");
+	if (!id || strlen(id) < 13 + 36)
+		return;
+	char loc[64];
+	snprintf(loc, sizeof(loc), "/v1/sms/%.36s", id + 13);
+	http_set_header(resp, "Location", loc);
+}
+
+static void replay(struct http_response *resp, bool is_send, int status, const char *body)
+{
+	resp->status = status;
+	resp->content_type = status >= 400 ? "application/problem+json" : "application/json";
+	buf_reset(&resp->body);
+	buf_adds(&resp->body, body);
+	http_set_header(resp, "Idempotent-Replayed", "true");
+	if (is_send && status == 202)
+		set_location(resp, body);
+	metrics_inc(M_IDEMPOTENCY_REPLAYS, 1);
+}
+
+static void key_reused(struct http_response *resp, struct http_request *req)
+{
+	metrics_inc(M_IDEMPOTENCY_CONFLICTS, 1);
+	http_problem(resp, req, 422, "idempotency-key-reused", "Idempotency-Key reused",
+		     "this Idempotency-Key was used with another request", NULL);
+}
+
+/* Called on a writer thread when the job is done. */
+static void accept_done(struct accept_job *job)
+{
+	struct pending *p = (struct pending *)job;
+	struct http_response *resp = http_deferred_response(p->req);
+	switch (job->outcome) {
+	case ACCEPT_COMMITTED:
+		resp->status = job->response_status;
+		resp->content_type = "application/json";
+		buf_reset(&resp->body);
+		buf_add(&resp->body, p->body.data, p->body.len);
+		if (p->is_send)
+			set_location(resp, p->body.data);
+		if (p->key)
+			idem_store(p->account, p->key, p->fingerprint, job->response_status, p->body.data);
+		break;
+	case ACCEPT_EXISTING:
+		if (strcmp(job->existing_fingerprint, p->fingerprint) == 0)
+			replay(resp, p->is_send, job->existing_status, job->existing_body);
+		else
+			key_reused(resp, p->req);
+		idem_store(p->account, p->key, job->existing_fingerprint, job->existing_status, job->existing_body);
+		break;
+	case ACCEPT_UNAVAILABLE:
+		metrics_inc(M_DB_UNAVAILABLE, 1);
+		if (p->key)
+			idem_release(p->account, p->key);
+		api_retry_after(resp, 2);
+		http_problem(resp, p->req, 503, "unavailable", "Service unavailable",
+			     "the message store cannot be reached; nothing was accepted, retry later", NULL);
+		break;
+	case ACCEPT_FAILED:
+		if (p->key)
+			idem_release(p->account, p->key);
+		http_problem(resp, p->req, 500, "internal", "Internal error",
+			     "the message store refused the request; nothing was accepted", NULL);
+		break;
+	}
+	struct api *api = p->api;
+	struct http_request *req = p->req;
+	pending_free(p);
+	http_complete(req);
+	atomic_fetch_sub(&api->deferred, 1);
+}
+
+/* Fills the job's common fields; the messages are the valid items. */
+static void prepare_job(struct pending *p, struct http_request *req)
+{
+	int64_t now = wall_ms();
+	struct accept_job *job = &p->job;
+	rfc3339_ms(now, job->created_at, sizeof(job->created_at));
+	rfc3339_ms(now + p->api->cfg->idempotency_ttl_ms, job->idem_expires_at, sizeof(job->idem_expires_at));
+	snprintf(p->request_id, sizeof(p->request_id), "%s", http_request_id(req));
+	const char *tp = http_header(req, "traceparent");
+	p->traceparent = tp && strlen(tp) <= 128 ? xstrdup(tp) : NULL;
+	job->account = p->account;
+	job->idem_key = p->key;
+	job->fingerprint = p->key ? p->fingerprint : NULL;
+	job->request_id = p->request_id;
+	job->traceparent = p->traceparent;
+	job->response_status = 202;
+	job->done = accept_done;
+	job->msgs = xcalloc(p->nitems, sizeof(*job->msgs));
+	for (size_t i = 0; i < p->nitems; i++) {
+		if (p->items[i].nerrors)
+			continue;
+		struct accept_msg *m = &job->msgs[job->nmsgs++];
+		uuid7_str(m->id);
+		m->item = &p->items[i];
+		rfc3339_ms(now + p->items[i].validity_s * 1000, m->valid_until, sizeof(m->valid_until));
+	}
+}
+
+/* Redis fast path; true when it answered the request. */
+static bool idem_fast_path(struct pending *p, struct http_response *resp)
+{
+	struct idem_hit hit;
+	enum idem_state st = idem_claim(p->account, p->key, p->fingerprint, &hit);
+	bool answered = true;
+	if (st == IDEM_DONE && strcmp(hit.fingerprint, p->fingerprint) == 0) {
+		replay(resp, p->is_send, hit.status, hit.body);
+	} else if (st == IDEM_DONE || (st == IDEM_IN_FLIGHT && strcmp(hit.fingerprint, p->fingerprint) != 0)) {
+		key_reused(resp, p->req);
+	} else if (st == IDEM_IN_FLIGHT) {
+		metrics_inc(M_IDEMPOTENCY_IN_FLIGHT, 1);
+		api_retry_after(resp, 1);
+		http_problem(resp, p->req, 409, "idempotency-key-in-flight", "Request in flight",
+			     "a request with this Idempotency-Key is still being processed", NULL);
+	} else {
+		answered = false; /* claimed, or Redis unavailable: PostgreSQL decides */
+	}
+	free(hit.body);
+	return answered;
+}
+
+/* Common tail of send and bulk: idempotency, then the writer. Takes ownership of p. */
+static void submit(struct pending *p, struct http_response *resp)
+{
+	if (p->key && idem_fast_path(p, resp)) {
+		pending_free(p);
+		return;
+	}
+	atomic_fetch_add(&p->api->deferred, 1);
+	http_defer(p->req);
+	accept_submit(p->api->writer, &p->job);
+}
+
+static struct pending *pending_new(struct api *api, struct http_request *req, const char *account, const char *key,
+				   bool is_send)
+{
+	struct pending *p = xcalloc(1, sizeof(*p));
+	p->api = api;
+	p->req = req;
+	p->is_send = is_send;
+	snprintf(p->account, sizeof(p->account), "%s", account);
+	p->key = key ? xstrdup(key) : NULL;
+	buf_init(&p->body);
+	return p;
+}
+
+static void finish_fingerprint(struct sha256 *s, struct pending *p)
+{
+	unsigned char d[32];
+	sha256_final(s, d);
+	for (int i = 0; i < 32; i++)
+		snprintf(p->fingerprint + 2 * i, 3, "%02x", d[i]);
+}
+
+void api_send(struct http_request *req, struct http_response *resp, void *ctx)
+{
+	struct api *api = ctx;
+	char account[ACCOUNT_MAX];
+	bool bad;
+	if (!api_v1_guard(api, req, resp, account) || !api_post_guard(req, resp))
+		return;
+	const char *key = idempotency_key(api, req, resp, &bad);
+	if (bad)
+		return;
+	size_t len;
+	const char *json = http_body(req, &len);
+	struct sms_item *item = xcalloc(1, sizeof(*item));
+	char detail[160];
+	int rc = request_parse_send(json, len, &api->limits, item, detail, sizeof(detail));
+	if (rc != 0) {
+		struct buf errors;
+		buf_init(&errors);
+		if (rc > 0) {
+			item_errors_json(item, &errors);
+			snprintf(detail, sizeof(detail), "%d field%s not valid", item->nerrors, item->nerrors == 1 ? " is" : "s are");
+		}
+		http_problem(resp, req, 400, rc > 0 ? "validation" : "malformed-json",
+			     rc > 0 ? "Request is not valid" : "Request body is not valid JSON", detail,
+			     rc > 0 ? errors.data : NULL);
+		buf_release(&errors);
+		items_free(item, 1);
+		return;
+	}
+	if (shed_load(api, req, resp)) {
+		items_free(item, 1);
+		return;
+	}
+	struct pending *p = pending_new(api, req, account, key, true);
+	p->items = item;
+	p->nitems = 1;
+	struct sha256 s;
+	sha256_init(&s);
+	sha256_update(&s, "send\n", 5);
+	item_fingerprint(&s, item);
+	finish_fingerprint(&s, p);
+	prepare_job(p, req);
+	send_body(&p->body, &p->job.msgs[0], p->job.created_at);
+	p->job.response_body = p->body.data;
+	submit(p, resp);
+}
+
+/* An invalid bulk item enters the fingerprint by its error codes (its fields may not normalize). */
+static void bulk_fingerprint(struct pending *p)
+{
+	struct sha256 s;
+	sha256_init(&s);
+	sha256_update(&s, "bulk\n", 5);
+	for (size_t i = 0; i < p->nitems; i++) {
+		const struct sms_item *it = &p->items[i];
+		if (!it->nerrors) {
+			item_fingerprint(&s, it);
+			continue;
+		}
+		for (int e = 0; e < it->nerrors; e++) {
+			sha256_update(&s, it->errors[e].field, strlen(it->errors[e].field) + 1);
+			sha256_update(&s, it->errors[e].code, strlen(it->errors[e].code) + 1);
+		}
+	}
+	finish_fingerprint(&s, p);
+}
+
+void api_bulk(struct http_request *req, struct http_response *resp, void *ctx)
+{
+	struct api *api = ctx;
+	char account[ACCOUNT_MAX];
+	bool bad;
+	if (!api_v1_guard(api, req, resp, account) || !api_post_guard(req, resp))
+		return;
+	const char *key = idempotency_key(api, req, resp, &bad);
+	if (bad)
+		return;
+	size_t len, nitems;
+	const char *json = http_body(req, &len);
+	struct sms_item *items;
+	char detail[160];
+	if (request_parse_bulk(json, len, &api->limits, &items, &nitems, detail, sizeof(detail))) {
+		http_problem(resp, req, 400, "validation", "Request is not valid", detail, NULL);
+		return;
+	}
+	struct pending *p = pending_new(api, req, account, key, false);
+	p->items = items;
+	p->nitems = nitems;
+	prepare_job(p, req);
+	size_t rejected = nitems - p->job.nmsgs;
+	if (p->job.nmsgs == 0) {
+		struct buf b;
+		buf_init(&b);
+		buf_addc(&b, '{');
+		bulk_results(&b, p);
+		buf_addc(&b, '}');
+		/* The problem carries the per-item results (api.md): splice them in before the closing brace. */
+		char d[64];
+		snprintf(d, sizeof(d), "none of the %zu messages is valid", nitems);
+		http_problem(resp, req, 400, "validation", "Request is not valid", d, NULL);
+		resp->body.len--;
+		buf_adds(&resp->body, ",");
+		buf_add(&resp->body, b.data + 1, b.len - 1);
+		buf_release(&b);
+		pending_free(p);
+		return;
+	}
+	if (shed_load(api, req, resp)) {
+		pending_free(p);
+		return;
+	}
+	char bulk_id[UUID_STR_LEN];
+	uuid7_str(bulk_id);
+	buf_addf(&p->body, "{\"bulkId\":\"%s\",\"accepted\":%zu,\"rejected\":%zu,", bulk_id, p->job.nmsgs, rejected);
+	bulk_results(&p->body, p);
+	buf_addc(&p->body, '}');
+	p->job.response_body = p->body.data;
+	bulk_fingerprint(p);
+	submit(p, resp);
+}
+
+void api_get(struct http_request *req, struct http_response *resp, void *ctx)
+{
+	struct api *api = ctx;
+	char account[ACCOUNT_MAX];
+	if (!api_v1_guard(api, req, resp, account))
+		return;
+	const char *id = http_path(req) + strlen("/v1/sms/");
+	if (!uuid_parse_ok(id)) {
+		problem_field(resp, req, "messageId", "invalid_message_id", "the message id is not a UUID");
+		return;
+	}
+	PGconn *conn = dbpool_get(api->pool);
+	if (!conn) {
+		metrics_inc(M_DB_UNAVAILABLE, 1);
+		api_retry_after(resp, 2);
+		http_problem(resp, req, 503, "unavailable", "Service unavailable", "the message store cannot be reached", NULL);
+		return;
+	}
+	const char *params[] = { id, account };
+	PGresult *res = PQexecParams(conn, "SELECT orch.message_json($1::uuid, $2)", 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_error("GET failed", "request_id", http_request_id(req), "error", PQresultErrorMessage(res));
+		api_retry_after(resp, 2);
+		http_problem(resp, req, 503, "unavailable", "Service unavailable", "the message store cannot be reached", NULL);
+	} else if (PQgetisnull(res, 0, 0)) {
+		http_problem(resp, req, 404, "not-found", "Not found", "no such message", NULL);
+	} else {
+		http_json(resp, 200, PQgetvalue(res, 0, 0));
+	}
+	PQclear(res);
+	dbpool_put(api->pool, conn);
+}

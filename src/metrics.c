@@ -1,0 +1,151 @@
+/*
+ * Metrics (see metrics.h). Counters and histogram buckets are relaxed
+ * atomics; the request counter table (route x status) is small and fixed
+ * in size, found by a short scan under a mutex.
+ */
+#include "metrics.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "lib/banned.h"
+
+#define MAX_REQUEST_SERIES 128
+
+struct histogram {
+	const double *bounds; /* seconds */
+	int nbounds;
+	_Atomic uint64_t buckets[16];
+	_Atomic uint64_t count;
+	_Atomic uint64_t sum_us;
+};
+
+struct request_series {
+	const char *route;
+	int status;
+	_Atomic uint64_t n;
+};
+
+static const double latency_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
+static const double batch_size_bounds[] = { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000 };
+
+static _Atomic uint64_t counters[M_COUNTER_COUNT];
+static _Atomic int64_t gauges[G_GAUGE_COUNT];
+static struct histogram accept_latency = { latency_bounds, 13 };
+static struct histogram batch_latency = { latency_bounds, 13 };
+static struct histogram batch_size = { batch_size_bounds, 11 };
+static struct request_series series[MAX_REQUEST_SERIES];
+static int nseries;
+static pthread_mutex_t series_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const struct { const char *name, *help; } counter_info[M_COUNTER_COUNT] = {
+	[M_IDEMPOTENCY_REPLAYS] = { "orch_idempotency_replays_total", "Answers replayed for a known Idempotency-Key" },
+	[M_IDEMPOTENCY_CONFLICTS] = { "orch_idempotency_conflicts_total", "Idempotency-Key reused with another request (422)" },
+	[M_IDEMPOTENCY_IN_FLIGHT] = { "orch_idempotency_in_flight_total", "Idempotency-Key still in flight (409)" },
+	[M_REDIS_FAIL_OPEN] = { "orch_redis_fail_open_total", "Requests accepted without Redis (PostgreSQL backstop only)" },
+	[M_LOAD_SHED] = { "orch_load_shed_total", "Requests refused with 503 because the outbox backlog is over ORCH_MAX_BACKLOG" },
+	[M_DB_UNAVAILABLE] = { "orch_db_unavailable_total", "Requests refused with 503 because PostgreSQL could not be reached" },
+	[M_MESSAGES_ACCEPTED] = { "orch_messages_accepted_total", "Messages accepted (made QUEUED)" },
+	[M_ACCEPT_BATCHES] = { "orch_accept_transactions_total", "Accept transactions committed (several requests share one)" },
+};
+
+static const struct { const char *name, *help; } gauge_info[G_GAUGE_COUNT] = {
+	[G_OUTBOX_BACKLOG] = { "orch_outbox_backlog", "Unpublished outbox rows (estimate from the oldest and newest pending id)" },
+	[G_OUTBOX_OLDEST_AGE_MS] = { "orch_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row" },
+	[G_POSTGRES_UP] = { "orch_postgres_up", "1 when PostgreSQL answered the last check" },
+	[G_REDIS_UP] = { "orch_redis_up", "1 when Redis answered the last check" },
+	[G_NATS_UP] = { "orch_nats_up", "1 when connected to NATS" },
+};
+
+void metrics_init(void)
+{
+	for (int i = 0; i < G_GAUGE_COUNT; i++)
+		atomic_store(&gauges[i], 0);
+}
+
+void metrics_inc(enum metric_counter c, uint64_t n) { atomic_fetch_add_explicit(&counters[c], n, memory_order_relaxed); }
+void metrics_set(enum metric_gauge g, int64_t v) { atomic_store_explicit(&gauges[g], v, memory_order_relaxed); }
+int64_t metrics_get(enum metric_gauge g) { return atomic_load_explicit(&gauges[g], memory_order_relaxed); }
+
+static void observe(struct histogram *h, double value, int64_t sum_us)
+{
+	for (int i = 0; i < h->nbounds; i++) {
+		if (value <= h->bounds[i]) {
+			atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
+			break;
+		}
+	}
+	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_us, (uint64_t)sum_us, memory_order_relaxed);
+}
+
+void metrics_request(const char *route, int status, int64_t micros)
+{
+	struct request_series *s = NULL;
+	pthread_mutex_lock(&series_lock);
+	for (int i = 0; i < nseries && !s; i++) {
+		if (series[i].status == status && strcmp(series[i].route, route) == 0)
+			s = &series[i];
+	}
+	if (!s && nseries < MAX_REQUEST_SERIES) {
+		s = &series[nseries++];
+		s->route = route;
+		s->status = status;
+	}
+	pthread_mutex_unlock(&series_lock);
+	if (s)
+		atomic_fetch_add_explicit(&s->n, 1, memory_order_relaxed);
+	if (strncmp(route, "POST /v1/sms/", 13) == 0 && status == 202)
+		observe(&accept_latency, (double)micros / 1e6, micros);
+}
+
+void metrics_accept_batch(unsigned n, int64_t micros)
+{
+	observe(&batch_size, n, 0);
+	observe(&batch_latency, (double)micros / 1e6, micros);
+	metrics_inc(M_ACCEPT_BATCHES, 1);
+}
+
+static void write_histogram(struct buf *out, const char *name, const char *help, struct histogram *h, bool seconds)
+{
+	buf_addf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	uint64_t cum = 0;
+	for (int i = 0; i < h->nbounds; i++) {
+		cum += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
+		buf_addf(out, "%s_bucket{le=\"%g\"} %llu\n", name, h->bounds[i], (unsigned long long)cum);
+	}
+	uint64_t count = atomic_load_explicit(&h->count, memory_order_relaxed);
+	buf_addf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)count);
+	if (seconds)
+		buf_addf(out, "%s_sum %.6f\n", name, (double)atomic_load(&h->sum_us) / 1e6);
+	buf_addf(out, "%s_count %llu\n", name, (unsigned long long)count);
+}
+
+void metrics_write(struct buf *out)
+{
+	buf_adds(out, "# HELP orch_http_requests_total HTTP requests by route and status\n"
+		      "# TYPE orch_http_requests_total counter\n");
+	pthread_mutex_lock(&series_lock);
+	for (int i = 0; i < nseries; i++)
+		buf_addf(out, "orch_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n", series[i].route,
+			 series[i].status, (unsigned long long)atomic_load(&series[i].n));
+	pthread_mutex_unlock(&series_lock);
+	write_histogram(out, "orch_accept_latency_seconds", "Time from request to 202 on the accept routes",
+			&accept_latency, true);
+	write_histogram(out, "orch_accept_transaction_seconds", "Duration of one accept transaction (group commit)",
+			&batch_latency, true);
+	write_histogram(out, "orch_accept_transaction_messages", "Messages per accept transaction", &batch_size, false);
+	for (int i = 0; i < M_COUNTER_COUNT; i++)
+		buf_addf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[i].name, counter_info[i].help,
+			 counter_info[i].name, counter_info[i].name, (unsigned long long)atomic_load(&counters[i]));
+	for (int i = 0; i < G_GAUGE_COUNT; i++) {
+		int64_t v = atomic_load(&gauges[i]);
+		buf_addf(out, "# HELP %s %s\n# TYPE %s gauge\n", gauge_info[i].name, gauge_info[i].help, gauge_info[i].name);
+		if (i == G_OUTBOX_OLDEST_AGE_MS)
+			buf_addf(out, "%s %.3f\n", gauge_info[i].name, (double)v / 1000.0);
+		else
+			buf_addf(out, "%s %lld\n", gauge_info[i].name, (long long)v);
+	}
+}

@@ -1,0 +1,46 @@
+/*
+ * Prometheus metrics: a fixed set of families (api.md), updated with atomics
+ * from any thread and written in the text exposition format by /metrics.
+ */
+#ifndef ORCH_METRICS_H
+#define ORCH_METRICS_H
+
+#include <stdint.h>
+
+#include "lib/buf.h"
+
+/* Counters without labels. */
+enum metric_counter {
+	M_IDEMPOTENCY_REPLAYS,    /* answers replayed for a known Idempotency-Key */
+	M_IDEMPOTENCY_CONFLICTS,  /* 422: key reused with another request */
+	M_IDEMPOTENCY_IN_FLIGHT,  /* 409: key still being processed */
+	M_REDIS_FAIL_OPEN,        /* requests that went on without Redis */
+	M_LOAD_SHED,              /* 503 for the outbox backlog */
+	M_DB_UNAVAILABLE,         /* 503 because PostgreSQL could not be reached */
+	M_MESSAGES_ACCEPTED,      /* messages made QUEUED by the accept path */
+	M_ACCEPT_BATCHES,         /* accept transactions committed */
+	M_COUNTER_COUNT
+};
+
+/* Gauges set by the monitor. */
+enum metric_gauge {
+	G_OUTBOX_BACKLOG,         /* pending outbox rows (estimate) */
+	G_OUTBOX_OLDEST_AGE_MS,   /* age of the oldest pending row */
+	G_POSTGRES_UP,
+	G_REDIS_UP,
+	G_NATS_UP,
+	G_GAUGE_COUNT
+};
+
+void metrics_init(void);
+void metrics_inc(enum metric_counter c, uint64_t n);
+void metrics_set(enum metric_gauge g, int64_t v);
+int64_t metrics_get(enum metric_gauge g);
+/* One HTTP request: route label (static string), status, latency. */
+void metrics_request(const char *route, int status, int64_t micros);
+/* One accept transaction of n messages taking micros. */
+void metrics_accept_batch(unsigned n, int64_t micros);
+/* The whole exposition. */
+void metrics_write(struct buf *out);
+
+#endif

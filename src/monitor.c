@@ -1,0 +1,152 @@
+/* The monitor thread (see monitor.h). */
+#include "monitor.h"
+
+#include <libpq-fe.h>
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "config.h"
+#include "db.h"
+#include "idem.h"
+#include "lib/log.h"
+#include "lib/timeutil.h"
+#include "metrics.h"
+#include "lib/banned.h"
+
+#define INTERVAL_MS 1000
+
+static struct {
+	const struct config *cfg;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stopping;
+	struct monitor_state state;
+	PGconn *pg;
+	natsConnection *nc;
+} mon = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static void on_nats_connected(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;
+	log_info("NATS connected");
+}
+
+static void nats_start(void)
+{
+	natsOptions *opts = NULL;
+	if (natsOptions_Create(&opts) != NATS_OK || natsOptions_SetURL(opts, mon.cfg->nats_url) != NATS_OK ||
+	    natsOptions_SetName(opts, "sms-orchestrator") != NATS_OK || natsOptions_SetMaxReconnect(opts, -1) != NATS_OK ||
+	    natsOptions_SetReconnectWait(opts, 500) != NATS_OK ||
+	    natsOptions_SetRetryOnFailedConnect(opts, true, on_nats_connected, NULL) != NATS_OK) {
+		log_error("cannot set up the NATS options", "error", nats_GetLastError(NULL));
+	} else {
+		natsStatus s = natsConnection_Connect(&mon.nc, opts);
+		if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED)
+			log_error("cannot connect to NATS", "error", natsStatus_GetText(s));
+		else if (s == NATS_NOT_YET_CONNECTED)
+			log_warn("NATS not reachable yet; retrying in the background");
+	}
+	natsOptions_Destroy(opts);
+}
+
+static void check_postgres(struct monitor_state *st)
+{
+	if (!mon.pg || PQstatus(mon.pg) != CONNECTION_OK) {
+		PQfinish(mon.pg);
+		mon.pg = db_connect(mon.cfg->database_url, "sms-orchestrator monitor");
+	}
+	st->postgres_ok = false;
+	st->schema_version = -1;
+	if (!mon.pg)
+		return;
+	PGresult *res = PQexec(mon.pg, "SELECT (SELECT max(version) FROM orch.schema_migrations), b.pending, "
+				       "b.oldest_age_seconds FROM orch.outbox_backlog_estimate() b");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		st->postgres_ok = true;
+		st->schema_version = PQgetisnull(res, 0, 0) ? -1 : atoi(PQgetvalue(res, 0, 0));
+		st->backlog = atoll(PQgetvalue(res, 0, 1));
+		st->oldest_age_s = atof(PQgetvalue(res, 0, 2));
+	} else {
+		log_warn("PostgreSQL check failed", "error", db_result_error(res));
+	}
+	PQclear(res);
+}
+
+static void check_once(void)
+{
+	struct monitor_state st = { 0 };
+	check_postgres(&st);
+	st.redis_ok = idem_ping();
+	st.nats_ok = mon.nc && natsConnection_Status(mon.nc) == NATS_CONN_STATUS_CONNECTED;
+	st.checked_ms = mono_ms();
+	metrics_set(G_POSTGRES_UP, st.postgres_ok);
+	metrics_set(G_REDIS_UP, st.redis_ok);
+	metrics_set(G_NATS_UP, st.nats_ok);
+	if (st.postgres_ok) {
+		metrics_set(G_OUTBOX_BACKLOG, st.backlog);
+		metrics_set(G_OUTBOX_OLDEST_AGE_MS, (int64_t)(st.oldest_age_s * 1000));
+	}
+	pthread_mutex_lock(&mon.lock);
+	if (!st.postgres_ok) { /* keep the last known backlog: a blip must not lift load shedding */
+		st.backlog = mon.state.backlog;
+		st.oldest_age_s = mon.state.oldest_age_s;
+	}
+	mon.state = st;
+	pthread_mutex_unlock(&mon.lock);
+}
+
+static void *monitor_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&mon.lock);
+	while (!mon.stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += INTERVAL_MS / 1000;
+		pthread_cond_timedwait(&mon.cond, &mon.lock, &until);
+		if (mon.stopping)
+			break;
+		pthread_mutex_unlock(&mon.lock);
+		check_once();
+		pthread_mutex_lock(&mon.lock);
+	}
+	pthread_mutex_unlock(&mon.lock);
+	return NULL;
+}
+
+int monitor_start(const struct config *cfg)
+{
+	mon.cfg = cfg;
+	mon.stopping = false;
+	nats_start();
+	check_once();
+	return pthread_create(&mon.thread, NULL, monitor_main, NULL) == 0 ? 0 : -1;
+}
+
+void monitor_snapshot(struct monitor_state *out)
+{
+	pthread_mutex_lock(&mon.lock);
+	*out = mon.state;
+	pthread_mutex_unlock(&mon.lock);
+}
+
+void monitor_stop(void)
+{
+	pthread_mutex_lock(&mon.lock);
+	mon.stopping = true;
+	pthread_cond_broadcast(&mon.cond);
+	pthread_mutex_unlock(&mon.lock);
+	pthread_join(mon.thread, NULL);
+	PQfinish(mon.pg);
+	mon.pg = NULL;
+	if (mon.nc) {
+		natsConnection_Close(mon.nc);
+		natsConnection_Destroy(mon.nc);
+		mon.nc = NULL;
+	}
+	nats_CloseAndWait(2000);
+}

@@ -1,0 +1,82 @@
+/*
+ * The request bodies of POST /v1/sms/send and /v1/sms/bulk: strict JSON
+ * parsing and every field rule of api.md, each failure with its own code.
+ * The result is a normalized item (E.164 destination, resolved encoding,
+ * segment count, defaults applied) and its contribution to the request's
+ * idempotency fingerprint.
+ *
+ * Error codes in errors[] (field, code):
+ *   missing_field, invalid_type, unknown_field,
+ *   invalid_to, invalid_from,
+ *   empty_body, invalid_utf8, nul_character, not_gsm7, too_many_segments,
+ *   invalid_encoding, invalid_client_reference, invalid_validity_period,
+ *   invalid_callback_url
+ */
+#ifndef ORCH_REQUEST_H
+#define ORCH_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "e164.h"
+#include "lib/buf.h"
+#include "segments.h"
+
+#define ITEM_MAX_ERRORS 12
+#define VALIDITY_DEFAULT_S 172800
+#define VALIDITY_MIN_S 60
+#define VALIDITY_MAX_S 259200
+
+struct sha256;
+
+struct field_error {
+	char field[48];    /* the JSON member, e.g. "to", or an unknown one (non-printables as ?) */
+	const char *code;  /* static */
+	char detail[160];
+};
+
+struct sms_item {
+	char to[E164_OUT_SIZE];
+	char *from;             /* owned; normalized */
+	char *body;             /* owned; may hold no NUL (validated) */
+	size_t body_len;
+	enum sms_encoding encoding;
+	unsigned segments;
+	char *client_reference; /* owned; NULL when absent */
+	char *callback_url;     /* owned; NULL when absent */
+	int64_t validity_s;
+	int nerrors;
+	struct field_error errors[ITEM_MAX_ERRORS];
+};
+
+struct request_limits {
+	int64_t max_segments;
+	int64_t bulk_max;
+};
+
+/* Parses and validates one send body. 0: valid item; 1: item has errors (out->errors); -1: not a JSON object (detail set). */
+int request_parse_send(const char *json, size_t len, const struct request_limits *lim, struct sms_item *out,
+		       char *detail, size_t detail_len) __attribute__((warn_unused_result));
+
+/*
+ * Parses a bulk body into *items (caller frees with items_free). 0: parsed
+ * (each item valid or carrying its errors); -1: malformed, or messages
+ * missing, empty or over the limit (detail set).
+ */
+int request_parse_bulk(const char *json, size_t len, const struct request_limits *lim, struct sms_item **items,
+		       size_t *nitems, char *detail, size_t detail_len) __attribute__((warn_unused_result));
+
+void item_release(struct sms_item *item);
+void items_free(struct sms_item *items, size_t n);
+
+/* Adds the item's normalized fields to a fingerprint (order- and whitespace-independent of the JSON). */
+void item_fingerprint(struct sha256 *s, const struct sms_item *item);
+
+/* Appends the item's errors as a JSON array. */
+void item_errors_json(const struct sms_item *item, struct buf *out);
+
+/* The sender rules: alphanumeric 1-11 [A-Za-z0-9 ] with a letter, 3-8 digit short code, or E.164. Writes the normalized sender. */
+bool sender_valid(const char *s, size_t len, char *out, size_t outlen);
+
+#endif
