@@ -104,6 +104,7 @@ export ORCH_NATS_MONITOR='http://127.0.0.1:$NATS_MON'
 export ORCH_HTTP_LISTEN='127.0.0.1:$http'
 export PGHOST='$sock' PGPORT='$PG_PORT' PGDATABASE=orch PGUSER=postgres
 export ORCH_RUN_DIR='$RUN'
+export ORCH_PG_DATA='$PGDATA' # the real path: the postgres user may not traverse .run/
 EOT
 }
 

@@ -37,7 +37,7 @@ stop_serve
 
 # PostgreSQL down: 503 with Retry-After, readyz 503 naming PostgreSQL; back: accepting again.
 start_serve || exit 1
-PGDATA=$ORCH_RUN_DIR/pg/data
+PGDATA=$ORCH_PG_DATA
 runuser -u postgres -- "$(pg_config --bindir)/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null
 send $A "$MSG" -H 'Idempotency-Key: k-pgdown'
 is_problem 503 "PostgreSQL down: 503"
