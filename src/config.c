@@ -50,6 +50,7 @@ static const struct cfg_key keys[] = {
 	{ "ORCH_NATS_MAX_AGE", CFG_DURATION, OFF(nats_max_age_ms), "7d", 60000, 3650 * MS_DAY, "retention of event, operator, dead-letter streams" },
 	{ "ORCH_LOG_LEVEL", CFG_LOG_LEVEL, OFF(log_level), "info", 0, 0, "debug, info, warn or error" },
 	{ "ORCH_HTTP_THREADS", CFG_INT, OFF(http_threads), "4", 1, 256, "HTTP worker threads" },
+	{ "ORCH_HTTP_IDLE_TIMEOUT", CFG_DURATION, OFF(http_idle_timeout_ms), "30s", 1000, 3600000, "close a connection idle (or sending too slowly) this long" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -37,6 +37,7 @@ struct config {
 	int64_t nats_max_age_ms;
 	enum log_level log_level;
 	int64_t http_threads;
+	int64_t http_idle_timeout_ms;
 };
 
 /*

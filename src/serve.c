@@ -48,7 +48,7 @@ int serve_main(const struct config *cfg, int argc, char **argv)
 	struct http_server_opts opts = {
 		.listen = cfg->http_listen,
 		.threads = (unsigned)cfg->http_threads,
-		.conn_timeout_s = 30,
+		.conn_timeout_s = (unsigned)(cfg->http_idle_timeout_ms / 1000),
 		.routes = api_routes(),
 		.ctx = api,
 	};

@@ -22,6 +22,23 @@ like "$(cat "$T_TMP/h")" 'Allow: GET' "with Allow"
 out=$(curl -sS -v "$BASE_URL/healthz" "$BASE_URL/healthz" 2>&1)
 like "$out" 'Re-using existing connection' "keep-alive: the second request reuses the connection"
 
+stop_serve
+# A stuck client (headers never finished) blocks nobody and is cut off after ORCH_HTTP_IDLE_TIMEOUT.
+start_serve ORCH_HTTP_IDLE_TIMEOUT=2s ORCH_HTTP_THREADS=1 || exit 1
+host=${ORCH_HTTP_LISTEN%:*} port=${ORCH_HTTP_LISTEN##*:}
+exec 5<>"/dev/tcp/$host/$port"
+printf 'POST /v1/sms/send HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"to":' >&5
+t0=$(date +%s%N)
+out=$(curl -sS -m 1 "$BASE_URL/healthz")
+ms=$((($(date +%s%N) - t0) / 1000000))
+is "$out" '{"status":"ok"}' "a stuck client on the only HTTP thread does not block another request"
+diag "the other request took $ms ms"
+t0=$(date +%s%N)
+timeout 10 cat <&5 >/dev/null
+ms=$((($(date +%s%N) - t0) / 1000000))
+exec 5<&-
+ok "the stuck client is disconnected after the idle timeout (${ms} ms)" test "$ms" -ge 1000 -a "$ms" -lt 6000
+
 start=$(date +%s%N)
 stop_serve; rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
