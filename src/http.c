@@ -207,7 +207,7 @@ static void log_request(const struct http_request *req, int status)
 	snprintf(st, sizeof(st), "%d", status);
 	snprintf(ms, sizeof(ms), "%.3f", (double)(mono_us() - req->start_us) / 1000.0);
 	metrics_request(req->route && req->method_allowed ? req->route->label : "other", status, mono_us() - req->start_us);
-	log_kv(status >= 500 ? LOG_WARN : LOG_DEBUG, "request", "request_id", req->request_id, "method", req->method,
+	log_kv(status >= 500 ? LOG_WARN : LOG_INFO, "request", "request_id", req->request_id, "method", req->method,
 	       "path", req->path, "status", st, "ms", ms, (const char *)NULL);
 }
 

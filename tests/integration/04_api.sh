@@ -27,6 +27,22 @@ is "$(jq -c '[.encoding,.segments]' <<<"$BODY")" '["UCS2",1]' "send: Cyrillic is
 send $A '{"to":"+4915112345678","from":"ACME","body":"'"$(printf 'a%.0s' $(seq 1 161))"'"}'
 is "$(jq -c '[.encoding,.segments]' <<<"$BODY")" '["GSM7",2]' "send: 161 GSM characters are 2 segments"
 
+send $A "$MSG" -H 'Kong-Request-ID: kong-req-7'
+is "$(header X-Request-ID)" kong-req-7 "Kong-Request-ID is taken as the request id when X-Request-ID is absent"
+like "$(grep -c '"request_id":"kong-req-7"' "$SERVE_LOG")" '^[1-9]' "the request id is logged"
+
+# Garbage never yields a 5xx.
+codes=""
+for i in $(seq 1 60); do
+	head -c $((RANDOM % 3000 + 1)) /dev/urandom >"$T_TMP/junk"
+	[ $((i % 3)) -eq 0 ] && { printf '{"to":"+14155550100","from":"ACME","body":"' ; head -c 200 /dev/urandom | tr -d '"\\'; printf '"}'; } >"$T_TMP/junk"
+	c=$(curl -sS -o /dev/null -w '%{http_code}' -H "X-Consumer-Custom-ID: $A" -H 'Content-Type: application/json' \
+		--data-binary "@$T_TMP/junk" "$BASE_URL/v1/sms/$([ $((i % 2)) -eq 0 ] && echo send || echo bulk)")
+	codes="$codes $c"
+done
+unlike "$codes" ' (5[0-9][0-9]|000)' "60 random bodies: no 5xx, no dropped connection"
+ok "serve is still up" kill -0 "$SERVE_PID"
+
 # GET
 req GET "/v1/sms/$id" -H "X-Consumer-Custom-ID: $A"
 is "$STATUS" 200 "get: 200"

@@ -20,9 +20,13 @@ is "$(jq -r .type <<<"$BODY")" "urn:sms-orchestrator:problem:idempotency-key-reu
 send other-$A "$MSG" -H 'Idempotency-Key: k-replay'
 is "$STATUS:$(header Idempotent-Replayed)" "202:" "the same key in another account is another key"
 is "$(count_messages $A)" 1 "one message for the key"
+port=$(sed -E 's#.*:([0-9]+)/.*#\1#' <<<"$ORCH_REDIS_URL")
+ttl=$(redis-cli -p "$port" PTTL "orch:idem:$A:k-replay")
+ok "Redis holds orch:idem:{account}:{key} for the 48 h window (PTTL $ttl ms)" test "$ttl" -gt $((47 * 3600 * 1000)) -a "$ttl" -le $((48 * 3600 * 1000))
+is "$(sql "SELECT round(extract(epoch FROM expires_at - created_at) / 3600) FROM orch.idempotency_keys WHERE account_id = '$A' AND idem_key = 'k-replay'")" 48 \
+	"the PostgreSQL record expires after the window too"
 
 # Redis lost the key (flushed): PostgreSQL still replays.
-port=$(sed -E 's#.*:([0-9]+)/.*#\1#' <<<"$ORCH_REDIS_URL")
 redis-cli -p "$port" FLUSHALL >/dev/null
 send $A "$MSG" -H 'Idempotency-Key: k-replay'
 is "$STATUS:$BODY" "202:$first" "Redis flushed: the PostgreSQL record replays the original answer"
