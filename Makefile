@@ -34,11 +34,13 @@ OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(patsubst $(GEN)/%.c,$(BUILD)/
 LIBORCH := $(BUILD)/liborch.a
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
 .PHONY: all deps run stop test test-unit bench clean format
 .DEFAULT_GOAL := all
 
-all: $(BIN) $(UNIT_BINS)
+all: $(BIN) $(UNIT_BINS) $(TOOL_BINS)
 
 deps:
 	@scripts/deps.sh
@@ -68,6 +70,10 @@ $(BIN): $(BUILD)/src/main.o $(LIBORCH)
 $(BUILD)/tests/%: tests/unit/%.c $(LIBORCH)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIBORCH) $(LDLIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIBORCH)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIBORCH) $(LDLIBS)
 
 -include $(OBJS:.o=.d) $(BUILD)/src/main.d
 

@@ -41,14 +41,22 @@ wait_port() { # host port seconds what
 	log "$4 did not open $1:$2 within $3 s"; return 1
 }
 
+# alive PID: running and not a zombie (a killed daemon whose reaper is not us stays a zombie a while, and kill -0 succeeds on it).
+alive() {
+	local state
+	kill -0 "$1" 2>/dev/null || return 1
+	state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "$state" != Z ]
+}
+
 stop_pid() { # pidfile what
 	local pidfile=$1 pid i
 	[ -f "$pidfile" ] || return 0
 	pid=$(cat "$pidfile" 2>/dev/null || true)
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+	if [ -n "$pid" ] && alive "$pid"; then
 		kill -TERM "$pid" 2>/dev/null || true
-		for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -0 "$pid" 2>/dev/null && { log "$2 ignored SIGTERM, killing"; kill -KILL "$pid" 2>/dev/null || true; }
+		for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.1; done
+		alive "$pid" && { log "$2 ignored SIGTERM, killing"; kill -KILL "$pid" 2>/dev/null || true; }
 	fi
 	rm -f "$pidfile"
 }
@@ -78,7 +86,7 @@ start_pg() {
 
 start_redis() {
 	mkdir -p "$RUN/redis"
-	if [ -f "$RUN/redis.pid" ] && kill -0 "$(cat "$RUN/redis.pid")" 2>/dev/null; then return 0; fi
+	if [ -f "$RUN/redis.pid" ] && alive "$(cat "$RUN/redis.pid")"; then return 0; fi
 	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --pidfile "$RUN/redis.pid" \
 		--logfile "$RUN/redis.log" --dir "$RUN/redis" --save '' --appendonly no >/dev/null
 	wait_port 127.0.0.1 "$REDIS_PORT" 10 redis
@@ -86,7 +94,7 @@ start_redis() {
 
 start_nats() {
 	mkdir -p "$RUN/nats"
-	if [ -f "$RUN/nats.pid" ] && kill -0 "$(cat "$RUN/nats.pid")" 2>/dev/null; then return 0; fi
+	if [ -f "$RUN/nats.pid" ] && alive "$(cat "$RUN/nats.pid")"; then return 0; fi
 	setsid nats-server -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MON" -js -sd "$RUN/nats" \
 		-P "$RUN/nats.pid" -l "$RUN/nats.log" </dev/null >/dev/null 2>&1 &
 	wait_port 127.0.0.1 "$NATS_PORT" 10 nats-server

@@ -6,8 +6,8 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-BUILD=${2:?usage: test.sh BIN BUILD_DIR}
-export ORCH_BIN=$BIN ORCH_ROOT=$ROOT
+BUILD=$(cd "${2:?usage: test.sh BIN BUILD_DIR}" && pwd)
+export ORCH_BIN=$BIN ORCH_ROOT=$ROOT ORCH_TOOLS=$BUILD/tools
 RESULTS=$ROOT/.run/test-results
 start_time=$(date +%s)
 

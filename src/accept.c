@@ -20,6 +20,7 @@
 #include "lib/timeutil.h"
 #include "lib/xmalloc.h"
 #include "metrics.h"
+#include "relay.h"
 #include "lib/banned.h"
 
 #define MAX_THREADS 16
@@ -173,9 +174,13 @@ static enum batch_result write_batch(PGconn *conn, struct accept_job **jobs, siz
 {
 	if (!PQenterPipelineMode(conn))
 		return BATCH_CONN_ERROR;
+	/* The doorbell for relays in other processes: at most one NOTIFY per interval, never one per message. */
+	bool notify = relay_should_notify();
 	bool sent = PQsendQueryParams(conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
 	for (size_t i = 0; i < n && sent; i++)
 		sent = send_job(conn, jobs[i]) == 0;
+	if (notify)
+		sent = sent && PQsendQueryParams(conn, "NOTIFY orch_outbox", 0, NULL, NULL, NULL, NULL, 0);
 	sent = sent && PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(conn);
 	if (!sent) {
 		log_error("cannot send the accept transaction", "error", db_error(conn));
@@ -184,6 +189,8 @@ static enum batch_result write_batch(PGconn *conn, struct accept_job **jobs, siz
 	bool ok = read_query(conn, NULL) == PGRES_COMMAND_OK;
 	for (size_t i = 0; i < n; i++)
 		ok = read_query(conn, jobs[i]) == PGRES_TUPLES_OK && ok;
+	if (notify)
+		ok = read_query(conn, NULL) == PGRES_COMMAND_OK && ok;
 	ok = read_query(conn, NULL) == PGRES_COMMAND_OK && ok;
 	ExecStatusType sync = read_query(conn, NULL);
 	if (sync != PGRES_PIPELINE_SYNC || !PQexitPipelineMode(conn))
@@ -255,6 +262,7 @@ static void run_batch(struct writer_conn *wc, const char *url, struct accept_job
 			msgs += jobs[i]->outcome == ACCEPT_COMMITTED ? jobs[i]->nmsgs : 0;
 		metrics_accept_batch((unsigned)msgs, mono_us() - start);
 		metrics_inc(M_MESSAGES_ACCEPTED, msgs);
+		relay_wake();
 		return;
 	}
 	if (r == BATCH_CONN_ERROR) {
@@ -275,6 +283,7 @@ static void run_batch(struct writer_conn *wc, const char *url, struct accept_job
 			jobs[i]->outcome = ACCEPT_UNAVAILABLE;
 		else if (jobs[i]->outcome == ACCEPT_COMMITTED)
 			metrics_inc(M_MESSAGES_ACCEPTED, jobs[i]->nmsgs);
+		relay_wake();
 	}
 }
 

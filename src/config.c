@@ -48,6 +48,8 @@ static const struct cfg_key keys[] = {
 	{ "ORCH_NATS_DUPLICATE_WINDOW", CFG_DURATION, OFF(nats_duplicate_window_ms), "2m", 1000, 7 * MS_DAY, "JetStream duplicate window" },
 	{ "ORCH_NATS_PROVISION", CFG_BOOL, OFF(nats_provision), "true", 0, 0, "create streams and consumer when absent" },
 	{ "ORCH_NATS_MAX_AGE", CFG_DURATION, OFF(nats_max_age_ms), "7d", 60000, 3650 * MS_DAY, "retention of event, operator, dead-letter streams" },
+	{ "ORCH_OUTBOX_RETENTION", CFG_DURATION, OFF(outbox_retention_ms), "1h", 0, 30 * MS_DAY, "keep published outbox rows this long, then purge them" },
+	{ "ORCH_RELAY_BATCH", CFG_INT, OFF(relay_batch), "500", 1, 10000, "outbox rows the relay publishes per transaction" },
 	{ "ORCH_LOG_LEVEL", CFG_LOG_LEVEL, OFF(log_level), "info", 0, 0, "debug, info, warn or error" },
 	{ "ORCH_HTTP_THREADS", CFG_INT, OFF(http_threads), "4", 1, 256, "HTTP worker threads" },
 	{ "ORCH_HTTP_IDLE_TIMEOUT", CFG_DURATION, OFF(http_idle_timeout_ms), "30s", 1000, 3600000, "close a connection idle (or sending too slowly) this long" },

@@ -38,6 +38,8 @@ struct config {
 	enum log_level log_level;
 	int64_t http_threads;
 	int64_t http_idle_timeout_ms;
+	int64_t outbox_retention_ms;
+	int64_t relay_batch;
 };
 
 /*

@@ -36,6 +36,8 @@ static _Atomic int64_t gauges[G_GAUGE_COUNT];
 static struct histogram accept_latency = { latency_bounds, 13 };
 static struct histogram batch_latency = { latency_bounds, 13 };
 static struct histogram batch_size = { batch_size_bounds, 11 };
+static struct histogram relay_size = { batch_size_bounds, 11 };
+static struct histogram relay_latency = { latency_bounds, 13 };
 static struct request_series series[MAX_REQUEST_SERIES];
 static int nseries;
 static pthread_mutex_t series_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -49,6 +51,11 @@ static const struct { const char *name, *help; } counter_info[M_COUNTER_COUNT] =
 	[M_DB_UNAVAILABLE] = { "orch_db_unavailable_total", "Requests refused with 503 because PostgreSQL could not be reached" },
 	[M_MESSAGES_ACCEPTED] = { "orch_messages_accepted_total", "Messages accepted (made QUEUED)" },
 	[M_ACCEPT_BATCHES] = { "orch_accept_transactions_total", "Accept transactions committed (several requests share one)" },
+	[M_RELAY_PUBLISHED] = { "orch_relay_published_total", "Outbox rows published to JetStream and acknowledged" },
+	[M_RELAY_DUPLICATES] = { "orch_relay_duplicates_total", "Publishes JetStream acknowledged as duplicates (a republish inside the window)" },
+	[M_RELAY_ERRORS] = { "orch_relay_errors_total", "Outbox publish attempts that failed (row kept, retried)" },
+	[M_RELAY_SUBMITTED] = { "orch_relay_submitted_total", "Messages moved ROUTED -> SUBMITTED on the operator publish acknowledgement" },
+	[M_OUTBOX_PURGED] = { "orch_outbox_purged_total", "Published outbox rows deleted after ORCH_OUTBOX_RETENTION" },
 };
 
 static const struct { const char *name, *help; } gauge_info[G_GAUGE_COUNT] = {
@@ -108,6 +115,12 @@ void metrics_accept_batch(unsigned n, int64_t micros)
 	metrics_inc(M_ACCEPT_BATCHES, 1);
 }
 
+void metrics_relay_batch(unsigned n, int64_t micros)
+{
+	observe(&relay_size, n, 0);
+	observe(&relay_latency, (double)micros / 1e6, micros);
+}
+
 static void write_histogram(struct buf *out, const char *name, const char *help, struct histogram *h, bool seconds)
 {
 	buf_addf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
@@ -137,6 +150,9 @@ void metrics_write(struct buf *out)
 	write_histogram(out, "orch_accept_transaction_seconds", "Duration of one accept transaction (group commit)",
 			&batch_latency, true);
 	write_histogram(out, "orch_accept_transaction_messages", "Messages per accept transaction", &batch_size, false);
+	write_histogram(out, "orch_relay_batch_rows", "Outbox rows per relay batch", &relay_size, false);
+	write_histogram(out, "orch_relay_batch_seconds", "Duration of one relay batch (claim, publish, acknowledgements, mark)",
+			&relay_latency, true);
 	for (int i = 0; i < M_COUNTER_COUNT; i++)
 		buf_addf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[i].name, counter_info[i].help,
 			 counter_info[i].name, counter_info[i].name, (unsigned long long)atomic_load(&counters[i]));

@@ -19,6 +19,11 @@ enum metric_counter {
 	M_DB_UNAVAILABLE,         /* 503 because PostgreSQL could not be reached */
 	M_MESSAGES_ACCEPTED,      /* messages made QUEUED by the accept path */
 	M_ACCEPT_BATCHES,         /* accept transactions committed */
+	M_RELAY_PUBLISHED,        /* outbox rows published and acknowledged */
+	M_RELAY_DUPLICATES,       /* of those, acknowledged as duplicates by JetStream */
+	M_RELAY_ERRORS,           /* publish attempts that failed */
+	M_RELAY_SUBMITTED,        /* messages moved ROUTED -> SUBMITTED on an operator acknowledgement */
+	M_OUTBOX_PURGED,          /* published outbox rows deleted after the retention */
 	M_COUNTER_COUNT
 };
 
@@ -40,6 +45,8 @@ int64_t metrics_get(enum metric_gauge g);
 void metrics_request(const char *route, int status, int64_t micros);
 /* One accept transaction of n messages taking micros. */
 void metrics_accept_batch(unsigned n, int64_t micros);
+/* One relay batch of n rows taking micros. */
+void metrics_relay_batch(unsigned n, int64_t micros);
 /* The whole exposition. */
 void metrics_write(struct buf *out);
 

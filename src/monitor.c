@@ -2,11 +2,11 @@
 #include "monitor.h"
 
 #include <libpq-fe.h>
-#include <nats/nats.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "bus.h"
 #include "config.h"
 #include "db.h"
 #include "idem.h"
@@ -25,33 +25,7 @@ static struct {
 	bool stopping;
 	struct monitor_state state;
 	PGconn *pg;
-	natsConnection *nc;
 } mon = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
-
-static void on_nats_connected(natsConnection *nc, void *closure)
-{
-	(void)nc;
-	(void)closure;
-	log_info("NATS connected");
-}
-
-static void nats_start(void)
-{
-	natsOptions *opts = NULL;
-	if (natsOptions_Create(&opts) != NATS_OK || natsOptions_SetURL(opts, mon.cfg->nats_url) != NATS_OK ||
-	    natsOptions_SetName(opts, "sms-orchestrator") != NATS_OK || natsOptions_SetMaxReconnect(opts, -1) != NATS_OK ||
-	    natsOptions_SetReconnectWait(opts, 500) != NATS_OK ||
-	    natsOptions_SetRetryOnFailedConnect(opts, true, on_nats_connected, NULL) != NATS_OK) {
-		log_error("cannot set up the NATS options", "error", nats_GetLastError(NULL));
-	} else {
-		natsStatus s = natsConnection_Connect(&mon.nc, opts);
-		if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED)
-			log_error("cannot connect to NATS", "error", natsStatus_GetText(s));
-		else if (s == NATS_NOT_YET_CONNECTED)
-			log_warn("NATS not reachable yet; retrying in the background");
-	}
-	natsOptions_Destroy(opts);
-}
 
 static void check_postgres(struct monitor_state *st)
 {
@@ -81,7 +55,7 @@ static void check_once(void)
 	struct monitor_state st = { 0 };
 	check_postgres(&st);
 	st.redis_ok = idem_ping();
-	st.nats_ok = mon.nc && natsConnection_Status(mon.nc) == NATS_CONN_STATUS_CONNECTED;
+	st.nats_ok = bus_connected();
 	st.checked_ms = mono_ms();
 	metrics_set(G_POSTGRES_UP, st.postgres_ok);
 	metrics_set(G_REDIS_UP, st.redis_ok);
@@ -122,7 +96,6 @@ int monitor_start(const struct config *cfg)
 {
 	mon.cfg = cfg;
 	mon.stopping = false;
-	nats_start();
 	check_once();
 	return pthread_create(&mon.thread, NULL, monitor_main, NULL) == 0 ? 0 : -1;
 }
@@ -143,10 +116,4 @@ void monitor_stop(void)
 	pthread_join(mon.thread, NULL);
 	PQfinish(mon.pg);
 	mon.pg = NULL;
-	if (mon.nc) {
-		natsConnection_Close(mon.nc);
-		natsConnection_Destroy(mon.nc);
-		mon.nc = NULL;
-	}
-	nats_CloseAndWait(2000);
 }

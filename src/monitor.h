@@ -2,8 +2,7 @@
  * The monitor: a thread that, every second, measures what /readyz, /metrics
  * and load shedding need, so no request pays for it: PostgreSQL reachable
  * and its schema version, the outbox backlog (estimate) and its oldest age,
- * Redis reachable, NATS connected. It owns the process's NATS connection
- * until the relay (issue 4) takes it over.
+ * Redis reachable, NATS connected.
  */
 #ifndef ORCH_MONITOR_H
 #define ORCH_MONITOR_H

@@ -9,15 +9,18 @@
 #include <string.h>
 
 #include "api.h"
+#include "bus.h"
 #include "config.h"
 #include "http.h"
 #include "lib/log.h"
+#include "relay.h"
 #include "lib/banned.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: sms-orchestrator serve [config flags]\n\n"
-		     "Serves the HTTP API (/v1/sms, /healthz, /readyz, /metrics) until SIGTERM or SIGINT.\n");
+		     "Serves the HTTP API (/v1/sms, /healthz, /readyz, /metrics) and relays the outbox to NATS\n"
+		     "JetStream until SIGTERM or SIGINT.\n");
 }
 
 int serve_main(const struct config *cfg, int argc, char **argv)
@@ -42,9 +45,19 @@ int serve_main(const struct config *cfg, int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct api *api = api_start(cfg);
-	if (!api)
+	bus_on_connect(relay_wake); /* NATS back: drain the outbox now, not at the next backoff tick */
+	if (bus_start(cfg))
 		return 1;
+	if (relay_start(cfg)) {
+		bus_stop();
+		return 1;
+	}
+	struct api *api = api_start(cfg);
+	if (!api) {
+		relay_stop();
+		bus_stop();
+		return 1;
+	}
 	struct http_server_opts opts = {
 		.listen = cfg->http_listen,
 		.threads = (unsigned)cfg->http_threads,
@@ -55,6 +68,8 @@ int serve_main(const struct config *cfg, int argc, char **argv)
 	struct http_server *http = http_start(&opts);
 	if (!http) {
 		api_free(api);
+		relay_stop();
+		bus_stop();
 		return 1;
 	}
 	log_info("serving");
@@ -64,6 +79,8 @@ int serve_main(const struct config *cfg, int argc, char **argv)
 	api_begin_drain(api);
 	http_stop(http);
 	api_free(api);
+	relay_stop();
+	bus_stop();
 	log_info("stopped");
 	return 0;
 }

@@ -89,7 +89,7 @@ send $A "$MSG" -H 'Idempotency-Key: k-hung'
 is "$STATUS:$(header Idempotent-Replayed)" "202:true" "Redis hung: the PostgreSQL backstop replays"
 kill -CONT "$REDIS_PID"
 kill -TERM "$REDIS_PID"
-for i in $(seq 1 50); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.1; done
+for i in $(seq 1 50); do [ "$(awk '{print $3}' "/proc/$REDIS_PID/stat" 2>/dev/null || echo Z)" = Z ] && break; sleep 0.1; done
 send $A "$MSG" -H 'Idempotency-Key: k-down'
 is "$STATUS" 202 "Redis stopped: still 202"
 concurrent k-down-20 "$T_TMP/d20"

@@ -21,10 +21,17 @@ done
 like "$BODY" 'orch_http_requests_total\{route="POST /v1/sms/send",status="202"\} [1-9]' "metrics: requests by route and status"
 stop_serve
 
-# Load shedding: more pending outbox rows than ORCH_MAX_BACKLOG (no relay drains it yet).
-pending=$(sql "SELECT count(*) FROM orch.outbox WHERE published_at IS NULL")
-ok "the outbox holds pending rows ($pending)" test "$pending" -gt 2
-start_serve ORCH_MAX_BACKLOG=2 || exit 1
+# NATS down: accepting goes on, the outbox grows, readyz says NATS is down.
+nats_stop
+start_serve ORCH_MAX_BACKLOG=4 || exit 1
+for i in 1 2 3; do send $A "$MSG"; done
+is "$STATUS" 202 "NATS down: still accepting"
+sleep 1.2
+req GET /readyz
+is "$STATUS:$(jq -c '[.status,.checks.nats.ok,.checks.postgres.ok]' <<<"$BODY")" '503:["not_ready",false,true]' "readyz: 503 saying NATS is down"
+# Load shedding: more pending outbox rows than ORCH_MAX_BACKLOG.
+pending=$(pending_rows)
+ok "the outbox holds the pending rows ($pending)" test "$pending" -gt 4
 send $A "$MSG"
 is_problem 503 "backlog over ORCH_MAX_BACKLOG: 503"
 like "$(header Retry-After)" '^[0-9]+$' "... with Retry-After"
@@ -33,6 +40,11 @@ req GET /v1/sms/0192f0c4-0000-7000-8000-000000000000 -H "X-Consumer-Custom-ID: $
 is "$STATUS" 404 "reads still work while shedding"
 req GET /metrics
 like "$BODY" $'\norch_load_shed_total [1-9]' "metrics count the shed requests"
+nats_start
+wait_for "NATS back: the relay drains the outbox" 10 no_pending
+sleep 1.2
+send $A "$MSG"
+is "$STATUS" 202 "backlog drained: accepting again"
 stop_serve
 
 # PostgreSQL down: 503 with Retry-After, readyz 503 naming PostgreSQL; back: accepting again.

@@ -93,3 +93,25 @@ has_error() {
 }
 count_messages() { sql "SELECT count(*) FROM orch.sms_messages WHERE account_id = '$1'"; }
 MSG='{"to":"+14155550100","from":"ACME","body":"hello"}'
+
+JSDUMP=${ORCH_TOOLS:-}/jsdump
+# stream NAME: every message of a JetStream stream as JSON lines.
+stream() { "$JSDUMP" "$ORCH_NATS_URL" "$1"; }
+nats_stop() {
+	local pid
+	pid=$(cat "$ORCH_RUN_DIR/nats.pid" 2>/dev/null) || return 0
+	kill -TERM "$pid" 2>/dev/null
+	for _ in $(seq 1 100); do [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo Z)" = Z ] && break; sleep 0.1; done
+}
+nats_start() { "$ORCH_ROOT/scripts/stack.sh" start test >>"$T_TMP/stack.log" 2>&1 || { echo "# stack.sh start failed:"; sed "s/^/#   /" "$T_TMP/stack.log"; }; }
+# wait_for DESC SECONDS CMD...: polls CMD until it succeeds (CMD is run each time: pass a function,
+# not a "$(...)" that would be evaluated once).
+wait_for() {
+	local d=$1 s=$2 i
+	shift 2
+	for ((i = 0; i < s * 10; i++)); do "$@" >/dev/null 2>&1 && { _report 0 "$d"; return 0; }; sleep 0.1; done
+	_report 1 "$d (not within $s s)"
+	return 1
+}
+pending_rows() { sql "SELECT count(*) FROM orch.outbox WHERE published_at IS NULL"; }
+no_pending() { [ "$(pending_rows)" = 0 ]; }

@@ -39,6 +39,11 @@ GRANT EXECUTE ON FUNCTION
                 text[], text[], integer[], text[], text[], timestamptz[]),
     orch.outbox_backlog_estimate(),
     orch.message_json(uuid, text),
+    orch.outbox_stamp_operator_rows(integer),
+    orch.outbox_claim(integer, interval),
+    orch.outbox_mark_published(bigint[]),
+    orch.outbox_mark_failed(bigint[], text),
+    orch.outbox_purge(interval, integer),
     orch.stuck_messages(interval),
     orch.iso_time(timestamptz)
 TO orch_app;

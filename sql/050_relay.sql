@@ -1,0 +1,102 @@
+-- The outbox relay's statements. A relay publishes pending rows in id order:
+--   1. orch.outbox_stamp_operator_rows(): in its own, committed statement,
+--      records the first publish attempt of smpp.operator.* rows about to be
+--      published, so no crash can hide that an operator publish may have
+--      gone out (domain.md: never republish one after the duplicate window);
+--   2. in one transaction: orch.outbox_claim() locks the next rows (FOR
+--      UPDATE SKIP LOCKED: several relays never publish the same row at the
+--      same time), the relay publishes them, orch.outbox_mark_published()
+--      and orch.outbox_mark_failed() record the outcome; for an acknowledged
+--      smpp.operator.* row the message moves ROUTED -> SUBMITTED in that
+--      same transaction.
+
+CREATE OR REPLACE FUNCTION orch.outbox_stamp_operator_rows(p_limit integer)
+RETURNS integer LANGUAGE sql
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+    WITH c AS MATERIALIZED (
+        SELECT id FROM outbox
+        WHERE published_at IS NULL AND first_attempt_at IS NULL AND subject LIKE 'smpp.operator.%'
+        ORDER BY id LIMIT p_limit
+        FOR UPDATE SKIP LOCKED
+    ), u AS (
+        UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM c WHERE o.id = c.id RETURNING 1
+    )
+    SELECT count(*)::integer FROM u
+$$;
+
+-- The next pending rows, locked for the caller's transaction. Operator rows
+-- are returned only when stamped and still inside the duplicate window;
+-- older ones are left to reconciliation (stuck_routed).
+CREATE OR REPLACE FUNCTION orch.outbox_claim(p_limit integer, p_duplicate_window interval)
+RETURNS TABLE (id bigint, msg_id uuid, subject text, headers text, payload text)
+LANGUAGE sql
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+    WITH c AS MATERIALIZED (
+        SELECT o.id FROM outbox o
+        WHERE o.published_at IS NULL
+          AND (o.subject NOT LIKE 'smpp.operator.%'
+               OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window))
+        ORDER BY o.id LIMIT p_limit
+        FOR UPDATE SKIP LOCKED
+    )
+    SELECT o.id, o.msg_id, o.subject, o.headers::text, o.payload::text
+    FROM c JOIN outbox o ON o.id = c.id
+    ORDER BY o.id
+$$;
+
+-- Marks rows published (JetStream acknowledged them); moves the messages of
+-- operator rows ROUTED -> SUBMITTED. Returns how many messages moved.
+CREATE OR REPLACE FUNCTION orch.outbox_mark_published(p_ids bigint[])
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    n integer := 0;
+BEGIN
+    FOR r IN
+        UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL,
+                          first_attempt_at = coalesce(first_attempt_at, clock_timestamp())
+        WHERE id = ANY (p_ids) AND published_at IS NULL
+        RETURNING message_id, subject
+    LOOP
+        IF r.subject LIKE 'smpp.operator.%' AND transition(r.message_id, 'ROUTED', 'SUBMITTED') IS NOT NULL THEN
+            n := n + 1;
+        END IF;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION orch.outbox_mark_failed(p_ids bigint[], p_error text)
+RETURNS void LANGUAGE sql
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+    UPDATE outbox SET attempts = attempts + 1, last_error = left(p_error, 500),
+                      first_attempt_at = coalesce(first_attempt_at, clock_timestamp())
+    WHERE id = ANY (p_ids) AND published_at IS NULL
+$$;
+
+-- Deletes up to p_batch published rows older than p_older_than; returns how
+-- many. Small batches, skipping locked rows: never a long lock.
+CREATE OR REPLACE FUNCTION orch.outbox_purge(p_older_than interval, p_batch integer)
+RETURNS integer LANGUAGE sql
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+    WITH c AS MATERIALIZED (
+        SELECT id FROM outbox WHERE published_at < clock_timestamp() - p_older_than
+        ORDER BY published_at LIMIT p_batch
+        FOR UPDATE SKIP LOCKED
+    ), d AS (
+        DELETE FROM outbox o USING c WHERE o.id = c.id RETURNING 1
+    )
+    SELECT count(*)::integer FROM d
+$$;
+
+COMMENT ON FUNCTION orch.outbox_stamp_operator_rows(integer) IS 'Relay step 1: records (and commits) the first publish attempt of the next smpp.operator rows before they are published';
+COMMENT ON FUNCTION orch.outbox_claim(integer, interval) IS 'Relay step 2: locks the next pending rows (FOR UPDATE SKIP LOCKED) for publishing; operator rows only when stamped and inside the duplicate window';
+COMMENT ON FUNCTION orch.outbox_mark_published(bigint[]) IS 'Marks acknowledged rows published and moves their operator messages ROUTED -> SUBMITTED; returns how many moved';
+COMMENT ON FUNCTION orch.outbox_mark_failed(bigint[], text) IS 'Records a failed publish attempt (attempts, last_error)';
+COMMENT ON FUNCTION orch.outbox_purge(interval, integer) IS 'Deletes a small batch of published rows older than the retention; returns how many';

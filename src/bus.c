@@ -1,0 +1,214 @@
+/* The NATS connection and JetStream provisioning (see bus.h). */
+#include "bus.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "lib/log.h"
+#include "lib/banned.h"
+
+#define NS_PER_MS 1000000LL
+#define PIPELINE_ACK_WAIT_MS 30000
+
+static struct {
+	const struct config *cfg;
+	natsConnection *nc;
+	jsCtx *js;
+	void (*on_connect)(void);
+} bus;
+
+void bus_on_connect(void (*fn)(void)) { bus.on_connect = fn; }
+
+struct stream_def {
+	const char *name;
+	const char *subjects[2];
+	int nsubjects;
+};
+
+/* events.md: every stream has file storage, the duplicate window and (here) limits retention with a max age. */
+static const struct stream_def streams[] = {
+	{ BUS_OUTBOUND_STREAM, { "sms.outbound.request", "sms.outbound.retry" }, 2 },
+	{ "SMPP_OPERATOR", { "smpp.operator.>" }, 1 },
+	{ "SMS_EVENTS", { "sms.events.status" }, 1 },
+	{ "SMS_DLQ", { "sms.outbound.deadletter" }, 1 },
+};
+
+static void on_connected(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;
+	log_info("NATS connected");
+	if (bus.on_connect)
+		bus.on_connect();
+}
+
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;
+	log_warn("NATS disconnected; the outbox keeps what cannot be published");
+}
+
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;
+	log_info("NATS reconnected");
+	if (bus.on_connect)
+		bus.on_connect();
+}
+
+int bus_start(const struct config *cfg)
+{
+	bus.cfg = cfg;
+	natsOptions *opts = NULL;
+	natsStatus s = natsOptions_Create(&opts);
+	if (s == NATS_OK)
+		s = natsOptions_SetURL(opts, cfg->nats_url);
+	if (s == NATS_OK)
+		s = natsOptions_SetName(opts, "sms-orchestrator");
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(opts, -1);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectWait(opts, 250);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectBufSize(opts, 1);
+	if (s == NATS_OK)
+		s = natsOptions_SetDisconnectedCB(opts, on_disconnected, NULL);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectedCB(opts, on_reconnected, NULL);
+	if (s == NATS_OK)
+		s = natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, NULL);
+	if (s != NATS_OK) {
+		log_error("ORCH_NATS_URL: cannot set up the NATS connection", "error", natsStatus_GetText(s));
+		natsOptions_Destroy(opts);
+		return -1;
+	}
+	s = natsConnection_Connect(&bus.nc, opts);
+	natsOptions_Destroy(opts);
+	if (s == NATS_NOT_YET_CONNECTED) {
+		log_warn("NATS not reachable yet; connecting in the background");
+	} else if (s != NATS_OK) {
+		log_error("cannot connect to NATS", "error", natsStatus_GetText(s));
+		return -1;
+	}
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	jo.Wait = 5000;
+	s = natsConnection_JetStream(&bus.js, bus.nc, &jo);
+	if (s != NATS_OK) {
+		log_error("cannot create a JetStream context", "error", natsStatus_GetText(s));
+		return -1;
+	}
+	return 0;
+}
+
+natsConnection *bus_connection(void) { return bus.nc; }
+
+bool bus_connected(void) { return bus.nc && natsConnection_Status(bus.nc) == NATS_CONN_STATUS_CONNECTED; }
+
+/* Warns when an existing stream differs from what events.md asks. */
+static void compare_stream(const struct stream_def *d, const jsStreamConfig *have)
+{
+	int64_t dup = bus.cfg->nats_duplicate_window_ms * NS_PER_MS;
+	bool same_subjects = have->SubjectsLen == d->nsubjects;
+	for (int i = 0; same_subjects && i < d->nsubjects; i++)
+		same_subjects = strcmp(have->Subjects[i], d->subjects[i]) == 0;
+	if (!same_subjects || have->Storage != js_FileStorage || have->Duplicates != dup) {
+		char want[32], got[32];
+		snprintf(want, sizeof(want), "%lldms", (long long)(dup / NS_PER_MS));
+		snprintf(got, sizeof(got), "%lldms", (long long)(have->Duplicates / NS_PER_MS));
+		log_warn("existing stream differs from the configuration; left as it is", "stream", d->name,
+			 "duplicate_window_wanted", want, "duplicate_window_found", got,
+			 "subjects_match", same_subjects ? "true" : "false",
+			 "file_storage", have->Storage == js_FileStorage ? "true" : "false");
+	}
+}
+
+static int ensure_stream(const struct stream_def *d)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s = js_GetStreamInfo(&si, bus.js, d->name, NULL, &jerr);
+	if (s == NATS_OK) {
+		compare_stream(d, si->Config);
+		jsStreamInfo_Destroy(si);
+		return 0;
+	}
+	if (s != NATS_NOT_FOUND) {
+		log_warn("cannot read stream info", "stream", d->name, "error", natsStatus_GetText(s));
+		return -1;
+	}
+	jsStreamConfig sc;
+	jsStreamConfig_Init(&sc);
+	sc.Name = d->name;
+	sc.Subjects = (const char **)d->subjects;
+	sc.SubjectsLen = d->nsubjects;
+	sc.Storage = js_FileStorage;
+	sc.Retention = js_LimitsPolicy;
+	sc.MaxAge = bus.cfg->nats_max_age_ms * NS_PER_MS;
+	sc.Duplicates = bus.cfg->nats_duplicate_window_ms * NS_PER_MS;
+	s = js_AddStream(&si, bus.js, &sc, NULL, &jerr);
+	if (s != NATS_OK) {
+		log_error("cannot create stream", "stream", d->name, "error", natsStatus_GetText(s),
+			  "detail", nats_GetLastError(NULL));
+		return -1;
+	}
+	jsStreamInfo_Destroy(si);
+	log_info("stream created", "stream", d->name);
+	return 0;
+}
+
+static int ensure_consumer(void)
+{
+	jsConsumerInfo *ci = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s = js_GetConsumerInfo(&ci, bus.js, BUS_OUTBOUND_STREAM, BUS_PIPELINE_CONSUMER, NULL, &jerr);
+	if (s == NATS_OK) {
+		jsConsumerInfo_Destroy(ci);
+		return 0;
+	}
+	if (s != NATS_NOT_FOUND)
+		return -1;
+	jsConsumerConfig cc;
+	jsConsumerConfig_Init(&cc);
+	cc.Durable = BUS_PIPELINE_CONSUMER;
+	cc.AckPolicy = js_AckExplicit;
+	cc.AckWait = PIPELINE_ACK_WAIT_MS * NS_PER_MS;
+	cc.DeliverPolicy = js_DeliverAll;
+	cc.MaxAckPending = 10000;
+	s = js_AddConsumer(&ci, bus.js, BUS_OUTBOUND_STREAM, &cc, NULL, &jerr);
+	if (s != NATS_OK) {
+		log_error("cannot create the pipeline consumer", "error", natsStatus_GetText(s), "detail",
+			  nats_GetLastError(NULL));
+		return -1;
+	}
+	jsConsumerInfo_Destroy(ci);
+	log_info("consumer created", "stream", BUS_OUTBOUND_STREAM, "consumer", BUS_PIPELINE_CONSUMER);
+	return 0;
+}
+
+int bus_provision(void)
+{
+	if (!bus_connected())
+		return -1;
+	for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
+		if (ensure_stream(&streams[i]))
+			return -1;
+	}
+	return ensure_consumer();
+}
+
+void bus_stop(void)
+{
+	if (bus.js)
+		jsCtx_Destroy(bus.js);
+	bus.js = NULL;
+	if (bus.nc) {
+		natsConnection_Close(bus.nc);
+		natsConnection_Destroy(bus.nc);
+	}
+	bus.nc = NULL;
+	nats_CloseAndWait(2000);
+}

@@ -1,0 +1,38 @@
+/*
+ * The NATS JetStream connection of the process ("the bus"): one connection
+ * that reconnects by itself (also when NATS is down at start), a JetStream
+ * context for API calls, and the provisioning of events.md: the streams
+ * and the pipeline's durable consumer, created when absent.
+ *
+ * The reconnect buffer is disabled: while disconnected a publish fails at
+ * once instead of sitting in a client buffer, because the outbox is the
+ * buffer (and an operator publish must not go out late, after the relay
+ * already gave up on it).
+ */
+#ifndef ORCH_BUS_H
+#define ORCH_BUS_H
+
+#include <nats/nats.h>
+#include <stdbool.h>
+
+struct config;
+
+#define BUS_PIPELINE_CONSUMER "orchestrator-pipeline"
+#define BUS_OUTBOUND_STREAM "SMS_OUTBOUND"
+
+/* Connects in the background; -1 only when the options are unusable. cfg is borrowed. */
+int bus_start(const struct config *cfg) __attribute__((warn_unused_result));
+/* fn is called (on a nats.c thread) each time the connection is (re-)established: keep it short. */
+void bus_on_connect(void (*fn)(void));
+/* The connection (borrowed; valid until bus_stop), NULL before bus_start. */
+natsConnection *bus_connection(void);
+bool bus_connected(void);
+/*
+ * Creates the streams and the consumer that are absent (ORCH_NATS_PROVISION);
+ * existing ones are left as they are, with a warning when they differ. Runs
+ * once NATS is connected; 0 when done, -1 to be retried.
+ */
+int bus_provision(void);
+void bus_stop(void);
+
+#endif

@@ -1,0 +1,444 @@
+/*
+ * The relay thread (see relay.h). One loop:
+ *
+ *   wait for a wake-up (eventfd, NOTIFY, or 250 ms) unless the last batch was full
+ *   if NATS is not connected: back off
+ *   stamp the next operator rows' first attempt (own statement, committed)
+ *   BEGIN; claim up to ORCH_RELAY_BATCH rows (locked)
+ *   publish them all asynchronously; wait for the acknowledgements (5 s at most)
+ *   mark the acknowledged rows published (operator rows: message SUBMITTED),
+ *   the others failed; COMMIT
+ *
+ * The acknowledgement callback runs on a nats.c thread; it finds its row by
+ * the Nats-Msg-Id header (binary search over the batch sorted by msg_id).
+ */
+#include "relay.h"
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "config.h"
+#include "db.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/timeutil.h"
+#include "lib/xmalloc.h"
+#include "metrics.h"
+#include "lib/banned.h"
+
+#define POLL_MS 250
+#define ACK_WAIT_MS 5000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define PURGE_EVERY_MS 10000
+#define PURGE_BATCH 1000
+#define PURGE_BATCH_SQL "1000"
+#define NOTIFY_EVERY_MS 50
+
+enum row_state { ROW_PENDING, ROW_ACKED, ROW_FAILED };
+
+struct row {
+	char *id;
+	char msg_id[40];
+	char *subject;
+	char *headers;
+	char *payload;
+	enum row_state state;
+	char error[160];
+};
+
+static struct {
+	const struct config *cfg;
+	pthread_t thread;
+	atomic_bool running;
+	atomic_bool stopping;
+	int wake_fd;
+	PGconn *conn;
+	jsCtx *js;
+	pthread_mutex_t ack_lock;
+	struct row *rows;
+	struct row **by_msg_id;
+	size_t nrows;
+	int64_t backoff_ms;
+	int64_t next_purge_ms;
+	bool provisioned;
+	bool fault_exit_after_publish;
+	_Atomic int64_t last_notify_ms;
+} relay = { .wake_fd = -1, .ack_lock = PTHREAD_MUTEX_INITIALIZER };
+
+void relay_wake(void)
+{
+	if (!atomic_load(&relay.running))
+		return;
+	uint64_t one = 1;
+	ssize_t unused = write(relay.wake_fd, &one, sizeof(one));
+	(void)unused;
+}
+
+int relay_should_notify(void)
+{
+	int64_t now = mono_ms(), last = atomic_load(&relay.last_notify_ms);
+	return now - last >= NOTIFY_EVERY_MS && atomic_compare_exchange_strong(&relay.last_notify_ms, &last, now);
+}
+
+static int cmp_msg_id(const void *a, const void *b)
+{
+	return strcmp((*(struct row *const *)a)->msg_id, (*(struct row *const *)b)->msg_id);
+}
+
+static struct row *find_row(const char *msg_id)
+{
+	struct row key, *kp = &key;
+	snprintf(key.msg_id, sizeof(key.msg_id), "%s", msg_id);
+	struct row **r = bsearch(&kp, relay.by_msg_id, relay.nrows, sizeof(*relay.by_msg_id), cmp_msg_id);
+	return r ? *r : NULL;
+}
+
+/* nats.c thread: one acknowledgement (or error) of an asynchronous publish. Must destroy msg. */
+static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+	(void)js;
+	(void)closure;
+	const char *id = NULL;
+	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id) {
+		pthread_mutex_lock(&relay.ack_lock);
+		struct row *r = find_row(id);
+		if (r && pa) {
+			r->state = ROW_ACKED;
+			if (pa->Duplicate)
+				metrics_inc(M_RELAY_DUPLICATES, 1);
+		} else if (r) {
+			r->state = ROW_FAILED;
+			snprintf(r->error, sizeof(r->error), "publish failed: %s",
+				 pae && pae->ErrText ? pae->ErrText : natsStatus_GetText(pae ? pae->Err : NATS_ERR));
+		}
+		pthread_mutex_unlock(&relay.ack_lock);
+	}
+	natsMsg_Destroy(msg);
+}
+
+static void free_rows(void)
+{
+	for (size_t i = 0; i < relay.nrows; i++) {
+		free(relay.rows[i].id);
+		free(relay.rows[i].subject);
+		free(relay.rows[i].headers);
+		free(relay.rows[i].payload);
+	}
+	free(relay.rows);
+	free(relay.by_msg_id);
+	relay.rows = NULL;
+	relay.by_msg_id = NULL;
+	relay.nrows = 0;
+}
+
+static bool connect_db(void)
+{
+	if (relay.conn && PQstatus(relay.conn) == CONNECTION_OK)
+		return true;
+	PQfinish(relay.conn);
+	relay.conn = db_connect(relay.cfg->database_url, "sms-orchestrator relay");
+	if (!relay.conn)
+		return false;
+	if (db_exec(relay.conn, "LISTEN orch_outbox", "listen")) {
+		PQfinish(relay.conn);
+		relay.conn = NULL;
+		return false;
+	}
+	return true;
+}
+
+/* Sleeps until woken, notified, or timeout_ms passed. */
+static void wait_for_work(int64_t timeout_ms)
+{
+	struct pollfd fds[2] = { { .fd = relay.wake_fd, .events = POLLIN }, { .fd = -1, .events = POLLIN } };
+	if (relay.conn)
+		fds[1].fd = PQsocket(relay.conn);
+	if (poll(fds, 2, (int)timeout_ms) <= 0)
+		return;
+	if (fds[0].revents & POLLIN) {
+		uint64_t n;
+		ssize_t unused = read(relay.wake_fd, &n, sizeof(n));
+		(void)unused;
+	}
+	if (relay.conn && (fds[1].revents & POLLIN) && PQconsumeInput(relay.conn)) {
+		PGnotify *n;
+		while ((n = PQnotifies(relay.conn)) != NULL)
+			PQfreemem(n);
+	}
+}
+
+/* Builds the NATS message of a row: subject, headers from the JSON object, payload. */
+static natsMsg *build_msg(const struct row *r)
+{
+	natsMsg *m = NULL;
+	if (natsMsg_Create(&m, r->subject, NULL, r->payload, (int)strlen(r->payload)) != NATS_OK)
+		return NULL;
+	json_object *h = json_tokener_parse(r->headers);
+	if (h && json_object_is_type(h, json_type_object)) {
+		json_object_object_foreach(h, key, val) {
+			if (json_object_is_type(val, json_type_string))
+				natsMsgHeader_Set(m, key, json_object_get_string(val));
+		}
+	}
+	json_object_put(h);
+	natsMsgHeader_Set(m, "Nats-Msg-Id", r->msg_id);
+	return m;
+}
+
+static int claim(void)
+{
+	char limit[16], window[32];
+	snprintf(limit, sizeof(limit), "%lld", (long long)relay.cfg->relay_batch);
+	snprintf(window, sizeof(window), "%lld milliseconds", (long long)relay.cfg->nats_duplicate_window_ms);
+	const char *stamp_params[] = { limit };
+	PGresult *res = PQexecParams(relay.conn, "SELECT orch.outbox_stamp_operator_rows($1::integer)", 1, NULL,
+				     stamp_params, NULL, NULL, 0);
+	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	PQclear(res);
+	if (!ok || db_exec(relay.conn, "BEGIN", "relay begin"))
+		return -1;
+	const char *params[] = { limit, window };
+	res = PQexecParams(relay.conn, "SELECT id, msg_id, subject, headers, payload FROM orch.outbox_claim($1::integer, $2::interval)",
+			   2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_error("relay: cannot claim outbox rows", "error", db_result_error(res));
+		PQclear(res);
+		return -1;
+	}
+	size_t n = (size_t)PQntuples(res);
+	relay.rows = xcalloc(n + 1, sizeof(*relay.rows));
+	relay.by_msg_id = xcalloc(n + 1, sizeof(*relay.by_msg_id));
+	for (size_t i = 0; i < n; i++) {
+		struct row *r = &relay.rows[i];
+		r->id = xstrdup(PQgetvalue(res, (int)i, 0));
+		snprintf(r->msg_id, sizeof(r->msg_id), "%s", PQgetvalue(res, (int)i, 1));
+		r->subject = xstrdup(PQgetvalue(res, (int)i, 2));
+		r->headers = xstrdup(PQgetvalue(res, (int)i, 3));
+		r->payload = xstrdup(PQgetvalue(res, (int)i, 4));
+		relay.by_msg_id[i] = r;
+	}
+	relay.nrows = n;
+	qsort(relay.by_msg_id, n, sizeof(*relay.by_msg_id), cmp_msg_id);
+	PQclear(res);
+	return 0;
+}
+
+static void publish_all(void)
+{
+	for (size_t i = 0; i < relay.nrows; i++) {
+		struct row *r = &relay.rows[i];
+		natsMsg *m = build_msg(r);
+		natsStatus s = m ? js_PublishMsgAsync(relay.js, &m, NULL) : NATS_NO_MEMORY;
+		if (s != NATS_OK) {
+			natsMsg_Destroy(m);
+			pthread_mutex_lock(&relay.ack_lock);
+			r->state = ROW_FAILED;
+			snprintf(r->error, sizeof(r->error), "publish failed: %s", natsStatus_GetText(s));
+			pthread_mutex_unlock(&relay.ack_lock);
+		}
+	}
+	jsPubOptions po;
+	jsPubOptions_Init(&po);
+	po.MaxWait = ACK_WAIT_MS;
+	if (js_PublishAsyncComplete(relay.js, &po) != NATS_OK) {
+		natsMsgList pending = { 0 };
+		if (js_PublishAsyncGetPendingList(&pending, relay.js) == NATS_OK)
+			natsMsgList_Destroy(&pending);
+	}
+}
+
+/* id array literal of the rows in state st, and their count. */
+static size_t ids_in_state(enum row_state st, struct buf *out, const char **first_error)
+{
+	size_t n = 0;
+	buf_addc(out, '{');
+	for (size_t i = 0; i < relay.nrows; i++) {
+		struct row *r = &relay.rows[i];
+		bool match = st == ROW_ACKED ? r->state == ROW_ACKED : r->state != ROW_ACKED;
+		if (!match)
+			continue;
+		buf_addf(out, "%s%s", n ? "," : "", r->id);
+		if (first_error && !*first_error)
+			*first_error = r->error[0] ? r->error : "no acknowledgement from JetStream in time";
+		n++;
+	}
+	buf_addc(out, '}');
+	return n;
+}
+
+/* Records the outcome and commits; returns the number of failed rows, or -1. */
+static long mark(void)
+{
+	struct buf acked, failed;
+	buf_init(&acked);
+	buf_init(&failed);
+	const char *error = NULL;
+	pthread_mutex_lock(&relay.ack_lock);
+	size_t nacked = ids_in_state(ROW_ACKED, &acked, NULL);
+	size_t nfailed = ids_in_state(ROW_FAILED, &failed, &error);
+	pthread_mutex_unlock(&relay.ack_lock);
+	long rc = (long)nfailed;
+	if (nacked) {
+		const char *p[] = { acked.data };
+		PGresult *res = PQexecParams(relay.conn, "SELECT orch.outbox_mark_published($1::bigint[])", 1, NULL, p, NULL, NULL, 0);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+			metrics_inc(M_RELAY_PUBLISHED, nacked);
+			metrics_inc(M_RELAY_SUBMITTED, (uint64_t)atoll(PQgetvalue(res, 0, 0)));
+		} else {
+			log_error("relay: cannot mark rows published", "error", db_result_error(res));
+			rc = -1;
+		}
+		PQclear(res);
+	}
+	if (nfailed && rc >= 0) {
+		const char *p[] = { failed.data, error };
+		PGresult *res = PQexecParams(relay.conn, "SELECT orch.outbox_mark_failed($1::bigint[], $2)", 2, NULL, p, NULL, NULL, 0);
+		rc = PQresultStatus(res) == PGRES_TUPLES_OK ? rc : -1;
+		PQclear(res);
+		metrics_inc(M_RELAY_ERRORS, nfailed);
+		char count[24];
+		snprintf(count, sizeof(count), "%zu", nfailed);
+		log_warn("relay: rows not published; kept for a retry", "count", count, "error", error);
+	}
+	if (db_exec(relay.conn, rc >= 0 ? "COMMIT" : "ROLLBACK", "relay commit"))
+		rc = -1;
+	buf_release(&acked);
+	buf_release(&failed);
+	return rc;
+}
+
+static void purge(void)
+{
+	char retention[32];
+	snprintf(retention, sizeof(retention), "%lld milliseconds", (long long)relay.cfg->outbox_retention_ms);
+	const char *p[] = { retention };
+	int64_t deadline = mono_ms() + 200;
+	int n;
+	do {
+		PGresult *res = PQexecParams(relay.conn, "SELECT orch.outbox_purge($1::interval, " PURGE_BATCH_SQL ")", 1, NULL, p, NULL, NULL, 0);
+		n = PQresultStatus(res) == PGRES_TUPLES_OK ? atoi(PQgetvalue(res, 0, 0)) : 0;
+		PQclear(res);
+		metrics_inc(M_OUTBOX_PURGED, (uint64_t)n);
+	} while (n == PURGE_BATCH && mono_ms() < deadline);
+	relay.next_purge_ms = mono_ms() + PURGE_EVERY_MS;
+}
+
+static void back_off(const char *why)
+{
+	relay.backoff_ms = relay.backoff_ms ? relay.backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (relay.backoff_ms > BACKOFF_MAX_MS)
+		relay.backoff_ms = BACKOFF_MAX_MS;
+	log_debug("relay backing off", "why", why);
+	wait_for_work(relay.backoff_ms);
+}
+
+/* One batch; returns the number of rows handled (0: nothing pending), -1 on failure. */
+static long one_batch(void)
+{
+	int64_t start = mono_us();
+	if (claim()) {
+		PGresult *res = PQexec(relay.conn, "ROLLBACK");
+		PQclear(res);
+		return -1;
+	}
+	size_t n = relay.nrows;
+	if (n == 0) {
+		free_rows();
+		return db_exec(relay.conn, "COMMIT", "relay commit") ? -1 : 0;
+	}
+	publish_all();
+	if (relay.fault_exit_after_publish) {
+		log_warn("ORCH_TEST_FAULT=relay_exit_after_publish: exiting before marking the batch");
+		_exit(70);
+	}
+	long failed = mark();
+	free_rows();
+	metrics_relay_batch((unsigned)n, mono_us() - start);
+	return failed == 0 ? (long)n : -1;
+}
+
+static void *relay_main(void *arg)
+{
+	(void)arg;
+	long last = 0;
+	while (!atomic_load(&relay.stopping)) {
+		if (last < relay.cfg->relay_batch)
+			wait_for_work(POLL_MS);
+		if (atomic_load(&relay.stopping))
+			break;
+		if (!connect_db()) {
+			back_off("PostgreSQL unreachable");
+			continue;
+		}
+		if (!bus_connected()) {
+			back_off("NATS not connected");
+			last = 0;
+			continue;
+		}
+		if (!relay.provisioned && relay.cfg->nats_provision)
+			relay.provisioned = bus_provision() == 0;
+		last = one_batch();
+		if (last < 0) {
+			back_off("publish or database error");
+			continue;
+		}
+		relay.backoff_ms = 0;
+		if (mono_ms() >= relay.next_purge_ms)
+			purge();
+	}
+	return NULL;
+}
+
+int relay_start(const struct config *cfg)
+{
+	relay.cfg = cfg;
+	relay.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (relay.wake_fd < 0) {
+		log_error("relay: cannot create an eventfd");
+		return -1;
+	}
+	const char *fault = getenv("ORCH_TEST_FAULT");
+	relay.fault_exit_after_publish = fault && strcmp(fault, "relay_exit_after_publish") == 0;
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	jo.Wait = ACK_WAIT_MS;
+	jo.PublishAsync.AckHandler = on_ack;
+	jo.PublishAsync.MaxPending = 4 * cfg->relay_batch;
+	if (natsConnection_JetStream(&relay.js, bus_connection(), &jo) != NATS_OK) {
+		log_error("relay: cannot create a JetStream context");
+		return -1;
+	}
+	atomic_store(&relay.stopping, false);
+	atomic_store(&relay.running, true);
+	if (pthread_create(&relay.thread, NULL, relay_main, NULL) != 0) {
+		atomic_store(&relay.running, false);
+		return -1;
+	}
+	return 0;
+}
+
+void relay_stop(void)
+{
+	if (!atomic_load(&relay.running))
+		return;
+	atomic_store(&relay.stopping, true);
+	relay_wake();
+	pthread_join(relay.thread, NULL);
+	atomic_store(&relay.running, false);
+	jsCtx_Destroy(relay.js);
+	relay.js = NULL;
+	PQfinish(relay.conn);
+	relay.conn = NULL;
+	close(relay.wake_fd);
+	relay.wake_fd = -1;
+}
