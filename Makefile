@@ -6,8 +6,9 @@ CC ?= gcc
 BUILD := build/$(if $(filter 1,$(SANITIZE)),san,release)
 GEN := build/gen
 BIN := $(BUILD)/sms-orchestrator
+STANDIN := $(BUILD)/routing-engine-standin
 VERSION := $(shell cat VERSION)
-PKGS := libpq libmicrohttpd json-c hiredis libnats
+PKGS := libpq libmicrohttpd json-c hiredis libnats grpc libprotobuf-c
 
 # Recursive (=) so pkg-config runs after `make deps` installed the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
@@ -29,7 +30,8 @@ LDLIBS = $(PKG_LIBS) -pthread -lm
 
 SRCS := $(wildcard src/*.c src/lib/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
-GEN_SRCS := $(GEN)/embedded_sql.c $(GEN)/country_codes.c
+PROTO_GEN := $(GEN)/ghasi/routing/v1/routing.pb-c.c
+GEN_SRCS := $(GEN)/embedded_sql.c $(GEN)/country_codes.c $(PROTO_GEN)
 OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(patsubst $(GEN)/%.c,$(BUILD)/gen/%.o,$(GEN_SRCS))
 LIBORCH := $(BUILD)/liborch.a
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -40,7 +42,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 .PHONY: all deps run stop test test-unit bench clean format
 .DEFAULT_GOAL := all
 
-all: $(BIN) $(UNIT_BINS) $(TOOL_BINS)
+all: $(BIN) $(STANDIN) $(UNIT_BINS) $(TOOL_BINS)
 
 deps:
 	@scripts/deps.sh
@@ -53,11 +55,18 @@ $(GEN)/country_codes.c: scripts/gen_country_codes.sh data/country_calling_codes.
 	@mkdir -p $(GEN)
 	sh scripts/gen_country_codes.sh data/country_calling_codes.txt > $@.tmp && mv $@.tmp $@
 
+# protoc-c makes the protobuf (de)serializers; the gRPC calls are made by name (stack-notes trap 9).
+$(PROTO_GEN): proto/ghasi/routing/v1/routing.proto
+	@mkdir -p $(GEN)
+	protoc-c --proto_path=proto --c_out=$(GEN) $<
+
+$(OBJS) $(BUILD)/src/main.o $(BUILD)/src/standin/routing_engine.o: $(PROTO_GEN)
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/gen/%.o: $(GEN)/%.c
+$(BUILD)/gen/%.o: $(GEN)/%.c $(PROTO_GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -71,11 +80,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBORCH)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIBORCH) $(LDLIBS) $(CMOCKA_LIBS)
 
+$(STANDIN): $(BUILD)/src/standin/routing_engine.o $(LIBORCH)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tools/%: tests/tools/%.c $(LIBORCH)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIBORCH) $(LDLIBS)
 
--include $(OBJS:.o=.d) $(BUILD)/src/main.d
+-include $(OBJS:.o=.d) $(BUILD)/src/main.d $(BUILD)/src/standin/routing_engine.d
 
 # The local stack (PostgreSQL, Redis, NATS with JetStream) under .run/, then
 # serve in the foreground. Ctrl-C stops serve and the stack.

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# `make bench`: how many accepted messages per second, in one run on this machine.
+# `make bench`: how many accepted messages per second, and how fast the outbox
+# relay moves them to NATS JetStream, in one run on this machine.
 #
 #   scripts/bench.sh path/to/sms-orchestrator
 #
 # Starts the local `run` stack (durable PostgreSQL: fsync and synchronous_commit
-# on) and `serve`, then three phases, each from empty tables (TRUNCATE and
-# CHECKPOINT before each):
+# on; NATS with JetStream) and `serve` (its outbox relay publishes to NATS all
+# along, also during a-c), then five phases, each from empty tables (TRUNCATE
+# and CHECKPOINT before each):
 #   a  pgbench: the database floor. One orch.accept() call per transaction with
 #      one message and an Idempotency-Key (idempotency row, message, history
 #      row, 2 outbox rows), fresh UUIDs each time; 64 clients, 2 threads.
@@ -13,12 +15,30 @@
 #      Idempotency-Key per request; 64 connections, 2 threads.
 #   c  wrk POST /v1/sms/bulk: 100 messages per request, a distinct key per
 #      request; 16 connections, 2 threads.
-# and prints messages/s, p50 and p99 for each and the ratios b/a and c/a; the
-# table is also written to .run/bench/summary.txt. Raw outputs and the serve
-# log are under .run/bench/.
+#   d  relay throughput from a pre-filled outbox: nats-server stopped (SIGTERM
+#      to .run/run/nats.pid), BENCH_RELAY_MESSAGES (default 20000) messages
+#      accepted by pgbench (orch.accept() with 100 messages per call; 2 outbox
+#      rows each: QUEUED status event + sms.outbound.request), nats-server
+#      started again (scripts/stack.sh start run); rows/s = rows / seconds from
+#      that start until no outbox row is unpublished (polled every 100 ms).
+#      The relay batch is ORCH_RELAY_BATCH (serve's default, 500, unless set).
+#   e  accept -> JetStream ack latency: wrk POST /v1/sms/send paced (Lua
+#      delay()) at half of phase b's rate, BENCH_PACED_CONNS connections; per
+#      message published_at - created_at of its sms.outbound.request outbox
+#      row, p50 and p99 by percentile_cont. created_at is the accept
+#      transaction's start, so this includes the accept's own latency up to the
+#      commit: an upper bound of 202 -> ack.
+# and prints messages/s (d: outbox rows/s), p50 and p99 for each, the ratios
+# b/a and c/a, whether the relay keeps up with the accept path (rows/s >= 2 x
+# phase b messages/s) and whether phase e's p99 is under 50 ms; the table is
+# also written to .run/bench/summary.txt. Raw outputs and the serve log are
+# under .run/bench/.
 #
 # Exits non-zero when a phase fails: pgbench errors or failed transactions,
-# more than 1% non-202 answers or socket errors in a wrk phase, serve dying.
+# more than 1% non-202 answers or socket errors in a wrk phase, serve dying,
+# rows still unpublished BENCH_RELAY_TIMEOUT s after NATS is back (d) or the
+# load ended (e). A relay that does not keep up or a p99 over 50 ms is
+# reported, not a failure.
 #
 # Settings (environment):
 #   BENCH_SECONDS       length of each phase (default 15)
@@ -26,6 +46,10 @@
 #   BENCH_BULK_CONNS    wrk connections in phase c (default 16)
 #   BENCH_BULK_SIZE     messages per bulk request (default 100)
 #   BENCH_MAX_ERROR_PCT failure threshold for non-202 answers (default 1)
+#   BENCH_RELAY_MESSAGES messages accepted into the stopped relay's outbox in
+#                       phase d (default 20000, rounded up to 400s)
+#   BENCH_PACED_CONNS   wrk connections in phase e (default 16)
+#   BENCH_RELAY_TIMEOUT seconds to wait for the outbox to drain (default 120)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,6 +64,9 @@ SEND_CONNS=64 WRK_THREADS=2
 BULK_CONNS=${BENCH_BULK_CONNS:-16}
 BULK_SIZE=${BENCH_BULK_SIZE:-100}
 MAX_ERROR_PCT=${BENCH_MAX_ERROR_PCT:-1}
+RELAY_MESSAGES=${BENCH_RELAY_MESSAGES:-20000}
+PACED_CONNS=${BENCH_PACED_CONNS:-16}
+RELAY_TIMEOUT=${BENCH_RELAY_TIMEOUT:-120}
 WRK_TIMEOUT=5s
 
 PROFILE=run
@@ -56,7 +83,7 @@ die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
 for tool in "$PGBIN/pgbench" "$PGBIN/psql" wrk curl awk sort; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (make deps)"
 done
-for f in accept.pgbench send.lua bulk.lua; do
+for f in accept.pgbench send.lua bulk.lua relay_fill.pgbench paced.lua; do
 	[ -f "$SCRIPTS/$f" ] || die "$SCRIPTS/$f is missing"
 done
 
@@ -71,7 +98,7 @@ if port_open 8080; then
 fi
 
 mkdir -p "$OUT"
-rm -f "$OUT"/*.out "$OUT"/serve.log "$OUT"/summary.txt
+rm -f "$OUT"/*.out "$OUT"/serve.log "$OUT"/summary.txt "$OUT"/stack.out
 rm -rf "$OUT/pgbench" && mkdir -p "$OUT/pgbench"
 
 stop_serve() {
@@ -112,7 +139,8 @@ URL=http://$ORCH_HTTP_LISTEN
 psql_q() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -tA "$@"; }
 psql_q -c 'SELECT 1' >/dev/null || die "cannot connect to PostgreSQL at $PGHOST:$PGPORT"
 
-# No relay drains the outbox yet, so lift load shedding out of the way.
+# The relay may fall behind the accept path (phase c) and is held back on
+# purpose in phase d, so lift load shedding out of the way.
 say "starting serve (ORCH_HTTP_THREADS=$HTTP_THREADS), log in .run/bench/serve.log"
 ORCH_MAX_BACKLOG=1000000000 ORCH_HTTP_THREADS=$HTTP_THREADS \
 	"$BIN" serve </dev/null >"$OUT/serve.log" 2>&1 &
@@ -227,24 +255,171 @@ run_wrk b send.lua "$SEND_CONNS" 1 "$OUT/wrk-send.out"
 say "phase c: wrk POST /v1/sms/bulk, $BULK_SIZE messages + key per request, -t$WRK_THREADS -c$BULK_CONNS -d${SECS}s"
 run_wrk c bulk.lua "$BULK_CONNS" "$BULK_SIZE" "$OUT/wrk-bulk.out"
 
+# ---------------------------------------------------------------- phase d: relay drain
+now_s() { date +%s.%N; }
+nats_pid() { cat "$RUN/nats.pid" 2>/dev/null || true; }
+# alive PID: running and not a zombie (nats-server is not our child; its reaper may be slow).
+pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo Z)" != Z ]; }
+pending_rows() { psql_q -c 'SELECT count(*) FROM orch.outbox WHERE published_at IS NULL'; }
+stop_nats() {
+	local pid i
+	pid=$(nats_pid)
+	pid_alive "$pid" || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do pid_alive "$pid" || return 0; sleep 0.1; done
+	say "nats-server ignored SIGTERM for 10 s, killing it"
+	kill -KILL "$pid" 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do pid_alive "$pid" || return 0; sleep 0.1; done
+	return 1
+}
+RELAY_BATCH=${ORCH_RELAY_BATCH:-500}
+D_MSGS_PER_TX=100 D_CLIENTS=4
+D_TX_PER_CLIENT=$(((RELAY_MESSAGES + D_MSGS_PER_TX * D_CLIENTS - 1) / (D_MSGS_PER_TX * D_CLIENTS)))
+D_MSGS=$((D_TX_PER_CLIENT * D_CLIENTS * D_MSGS_PER_TX))
+D_ROWS=$((2 * D_MSGS))
+MPS[d]=0 P50[d]=nan P99[d]=nan NOTE[d]="not run"
+phase_d() {
+	local rc=0 pending t0 t1 i secs stats first_s span_s drain_rps
+	say "phase d: relay drain: nats-server stopped, outbox filled with $D_MSGS messages ($D_ROWS rows), nats-server started, ORCH_RELAY_BATCH=$RELAY_BATCH"
+	reset_state
+	stop_nats || { fail "phase d: nats-server (pid $(nats_pid)) did not stop"; return 0; }
+	(cd "$OUT/pgbench" && "$PGBIN/pgbench" -n -M prepared -c "$D_CLIENTS" -j 2 -t "$D_TX_PER_CLIENT" \
+		-D size="$D_MSGS_PER_TX" -f "$SCRIPTS/relay_fill.pgbench") >"$OUT/pgbench-fill.out" 2>&1 || rc=$?
+	grep -E '^(tps|latency average|number of failed)' "$OUT/pgbench-fill.out" | sed 's/^/  fill: /' >&2 || true
+	pending=$(pending_rows)
+	if [ "$rc" -ne 0 ] || [ "$pending" -ne "$D_ROWS" ]; then
+		tail -20 "$OUT/pgbench-fill.out" >&2
+		"$ROOT/scripts/stack.sh" start "$PROFILE" >>"$OUT/stack.out" 2>&1 || true
+		fail "phase d: filling the outbox: pgbench status $rc, $pending pending rows (expected $D_ROWS)"
+		NOTE[d]="fill failed"
+		return 0
+	fi
+	t0=$(now_s)
+	if ! "$ROOT/scripts/stack.sh" start "$PROFILE" >>"$OUT/stack.out" 2>&1; then
+		tail -5 "$OUT/stack.out" >&2
+		fail "phase d: nats-server did not start again"
+		return 0
+	fi
+	t1=
+	for ((i = 0; i < RELAY_TIMEOUT * 10; i++)); do
+		pending=$(pending_rows)
+		[ "$pending" -eq 0 ] && { t1=$(now_s); break; }
+		sleep 0.1
+	done
+	# first and last acknowledgement, in seconds after nats-server was started
+	stats=$(psql_q -F ' ' -c "SELECT round((extract(epoch FROM min(published_at)) - $t0)::numeric, 3),
+	                                 round((extract(epoch FROM max(published_at) - min(published_at)))::numeric, 3)
+	                          FROM orch.outbox")
+	read -r first_s span_s <<<"$stats"
+	drain_rps=$(awk -v n="$D_ROWS" -v s="${span_s:-0}" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "n/a" }')
+	if [ -z "$t1" ]; then
+		fail "phase d: $pending of $D_ROWS outbox rows still unpublished ${RELAY_TIMEOUT} s after nats-server started"
+		NOTE[d]="rows=$D_ROWS pending=$pending after ${RELAY_TIMEOUT}s"
+		return 0
+	fi
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	MPS[d]=$(awk -v n="$D_ROWS" -v s="$secs" 'BEGIN { printf "%.1f", n / s }')
+	D_SECS=$secs D_FIRST=$first_s D_SPAN=$span_s D_DRAIN_RPS=$drain_rps
+	NOTE[d]="rows=$D_ROWS in ${secs}s"
+	say "  $D_ROWS rows published ${secs} s after nats-server start: ${MPS[d]} rows/s (first ack at +${first_s} s; first to last ack ${span_s} s = $drain_rps rows/s)"
+	serve_alive || fail "phase d: serve is no longer running"
+}
+phase_d
+
+# ---------------------------------------------------------------- phase e: accept -> JetStream ack latency
+MPS[e]=0 P50[e]=nan P99[e]=nan NOTE[e]="not run"
+phase_e() {
+	local rate pace out=$OUT/wrk-paced.out rc=0 line ok bad sockerr total i pending stats n npub e_p50 e_p99
+	rate=$(awk -v b="${MPS[b]}" 'BEGIN { printf "%.0f", b / 2 }')
+	if [ "$rate" -lt 1 ]; then
+		fail "phase e: no accept rate from phase b to pace at"
+		return 0
+	fi
+	pace=$(awk -v r="$rate" -v t="$WRK_THREADS" 'BEGIN { printf "%.4f", 1000 * t / r }')
+	E_TARGET=$rate
+	say "phase e: accept -> JetStream ack latency: wrk POST /v1/sms/send paced at $rate requests/s (half of phase b), -t$WRK_THREADS -c$PACED_CONNS -d${SECS}s"
+	reset_state
+	BENCH_RUN_TAG="$$-e-$(date +%s)" BENCH_PACE_MS=$pace BENCH_PACE_THREADS=$WRK_THREADS \
+		wrk -t"$WRK_THREADS" -c"$PACED_CONNS" -d"${SECS}s" --timeout "$WRK_TIMEOUT" --latency \
+		-s "$SCRIPTS/paced.lua" "$URL" >"$out" 2>&1 || rc=$?
+	grep -E '^  (p50|202)|Requests/sec|Socket errors' "$out" >&2 || true
+	line=$(grep '^BENCH_RESULT ' "$out" | tail -1)
+	if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
+		tail -20 "$out" >&2
+		fail "phase e: wrk exited with status $rc (no result line)"
+		NOTE[e]="wrk failed"
+		return 0
+	fi
+	field() { printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+	total=$(field responses) ok=$(field ok) bad=$(field non202) sockerr=$(field sockerr)
+	MPS[e]=$(field ok_per_s) E_HTTP_P50=$(field p50_ms) E_HTTP_P99=$(field p99_ms)
+	if awk -v b="$((bad + sockerr))" -v t="$((total + sockerr))" -v m="$MAX_ERROR_PCT" \
+		'BEGIN { exit !(t == 0 || b * 100 > t * m) }'; then
+		fail "phase e: $bad non-202 answers ($(field codes)) and $sockerr socket errors out of $((total + sockerr)) requests (limit ${MAX_ERROR_PCT}%)"
+	fi
+	# The relay publishes what was accepted at the end too.
+	for ((i = 0; i < RELAY_TIMEOUT * 10; i++)); do
+		pending=$(pending_rows)
+		[ "$pending" -eq 0 ] && break
+		sleep 0.1
+	done
+	stats=$(psql_q -F ' ' -c "SELECT count(*), count(published_at),
+	        coalesce(round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM published_at - created_at)))::numeric * 1000, 2)::text, 'nan'),
+	        coalesce(round((percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM published_at - created_at)))::numeric * 1000, 2)::text, 'nan')
+	    FROM orch.outbox WHERE subject = 'sms.outbound.request'")
+	read -r n npub e_p50 e_p99 <<<"$stats"
+	P50[e]=$e_p50 P99[e]=$e_p99
+	NOTE[e]="202=$ok non202=$bad sockerr=$sockerr requests=$n published=$npub"
+	[ "$n" -ge "$ok" ] || fail "phase e: $ok requests answered 202 but only $n sms.outbound.request rows are stored"
+	[ "$npub" -eq "$n" ] || fail "phase e: $((n - npub)) of $n sms.outbound.request rows still unpublished ${RELAY_TIMEOUT} s after the load"
+	serve_alive || fail "phase e: serve is no longer running"
+}
+phase_e
+
 # ---------------------------------------------------------------- summary
 serve_errors=$(grep -c '"level":"error"' "$OUT/serve.log" || true)
+serve_warns=$(grep -c '"level":"warn"' "$OUT/serve.log" || true)
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; else print "n/a" }'; }
 {
-	echo "sms-orchestrator accept benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty')"
+	echo "sms-orchestrator accept + relay benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty')"
 	echo "PostgreSQL durable (fsync, synchronous_commit on); ${SECS} s per phase; tables truncated + CHECKPOINT before each;"
-	echo "serve: ORCH_HTTP_THREADS=$HTTP_THREADS, ORCH_MAX_BACKLOG=1000000000; wrk, serve, PostgreSQL and Redis share the cores."
+	echo "serve: ORCH_HTTP_THREADS=$HTTP_THREADS, ORCH_MAX_BACKLOG=1000000000, ORCH_RELAY_BATCH=$RELAY_BATCH (relay publishing during a-c too);"
+	echo "wrk, serve, PostgreSQL, Redis and nats-server share the cores."
 	echo
 	printf '%-52s %6s %12s %9s %9s\n' "phase" "conc" "messages/s" "p50 ms" "p99 ms"
 	printf '%-52s %6s %12s %9s %9s\n' "----------------------------------------------------" "------" "------------" "---------" "---------"
 	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "a pgbench orch.accept, 1 msg + key per tx" "$PG_CLIENTS" "${MPS[a]}" "${P50[a]}" "${P99[a]}"
 	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "b wrk POST /v1/sms/send, 1 msg + key per request" "$SEND_CONNS" "${MPS[b]}" "${P50[b]}" "${P99[b]}"
 	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "c wrk POST /v1/sms/bulk, $BULK_SIZE msgs + key per request" "$BULK_CONNS" "${MPS[c]}" "${P50[c]}" "${P99[c]}"
+	printf '%-52s %6s %12.0f %9s %9s\n' "d relay drain of $D_ROWS outbox rows: ROWS/s" "1" "${MPS[d]}" "-" "-"
+	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "e send paced at b/2: latency accept -> JetStream ack" "$PACED_CONNS" "${MPS[e]}" "${P50[e]}" "${P99[e]}"
 	echo
 	echo "ratio b/a (messages/s): $(ratio "${MPS[b]}" "${MPS[a]}")    ratio c/a: $(ratio "${MPS[c]}" "${MPS[a]}")"
-	echo "latency: a per transaction (pgbench log), b and c per HTTP request (wrk)"
-	echo "checks: a ${NOTE[a]}; b ${NOTE[b]}; c ${NOTE[c]}"
-	echo "serve log: $serve_errors error line(s) (.run/bench/serve.log)"
+	echo "latency: a per transaction (pgbench log), b and c per HTTP request (wrk), e per message from the database"
+	echo "  (published_at - created_at of its sms.outbound.request outbox row; created_at is the accept transaction's"
+	echo "  start, so this includes the accept's own latency up to the commit: an upper bound of 202 -> ack)"
+	echo "checks: a ${NOTE[a]}; b ${NOTE[b]}; c ${NOTE[c]}; d ${NOTE[d]}; e ${NOTE[e]}"
+	if [ "${MPS[d]%.*}" -gt 0 ]; then
+		need_b=$(awk -v b="${MPS[b]}" 'BEGIN { printf "%.0f", 2 * b }')
+		need_c=$(awk -v c="${MPS[c]}" 'BEGIN { printf "%.0f", 2 * c }')
+		verdict=$(awk -v d="${MPS[d]}" -v n="$need_b" 'BEGIN { if (d >= n) print "KEEPS UP with"; else print "FALLS BEHIND" }')
+		printf 'relay vs accept: relay %.0f rows/s %s phase b (%.0f messages/s x 2 outbox rows = %s rows/s needed; relay/needed = %s);\n' \
+			"${MPS[d]}" "$verdict" "${MPS[b]}" "$need_b" "$(ratio "${MPS[d]}" "$need_b")"
+		printf '  bulk (phase c, %.0f messages/s) would need %s rows/s (relay/needed = %s)\n' "${MPS[c]}" "$need_c" "$(ratio "${MPS[d]}" "$need_c")"
+		echo "  d: ${D_SECS} s from nats-server start to an empty outbox (polled every 100 ms); first ack at +${D_FIRST} s,"
+		echo "  first to last ack ${D_SPAN} s = ${D_DRAIN_RPS} rows/s (relay alone, without NATS start and reconnect)"
+	else
+		echo "relay vs accept: no relay rate (phase d failed)"
+	fi
+	if [ "${P99[e]}" != nan ]; then
+		printf 'accept -> ack at %.0f requests/s offered (target %s = b/2, %s connections): p50 %s ms, p99 %s ms: p99 < 50 ms: %s\n' \
+			"${MPS[e]}" "$E_TARGET" "$PACED_CONNS" "${P50[e]}" "${P99[e]}" \
+			"$(awk -v p="${P99[e]}" 'BEGIN { print (p < 50) ? "YES" : "NO" }')"
+		echo "  (HTTP latency of the same requests, wrk: p50 $E_HTTP_P50 ms, p99 $E_HTTP_P99 ms)"
+	else
+		echo "accept -> ack: no latency (phase e failed)"
+	fi
+	echo "serve log: $serve_errors error line(s), $serve_warns warn line(s) (.run/bench/serve.log)"
 	if [ "${#failures[@]}" -gt 0 ]; then
 		echo
 		for f in "${failures[@]}"; do echo "FAILED: $f"; done
@@ -253,5 +428,9 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 if [ "$serve_errors" -gt 0 ]; then
 	echo "first serve errors:" >&2
 	grep '"level":"error"' "$OUT/serve.log" | head -5 >&2
+fi
+if [ "$serve_warns" -gt 0 ]; then
+	echo "first serve warnings:" >&2
+	grep '"level":"warn"' "$OUT/serve.log" | head -5 >&2
 fi
 [ "${#failures[@]}" -eq 0 ] || exit 1

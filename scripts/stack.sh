@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The local stack: PostgreSQL, Redis and NATS with JetStream on loopback,
+# The local stack: PostgreSQL, Redis, NATS with JetStream and the stand-in
+# routing engine on loopback,
 # each with a pidfile under .run/<profile>/, stopped by PID.
 #
-#   scripts/stack.sh start <run|test> [binary]   start (and migrate with the binary)
+#   scripts/stack.sh start <run|test> [binary]   start (with the binary: migrate, and the
+#                                                stand-in routing engine built beside it)
 #   scripts/stack.sh stop  <run|test>            stop what start started
 #   scripts/stack.sh wipe  <run|test>            stop and delete its data
 #
@@ -23,6 +25,7 @@ test) base=${ORCH_STACK_PORT_BASE:-25} http=${ORCH_STACK_PORT_BASE:-25}080 ;;
 *) echo "stack.sh: profile must be run or test, got '$profile'" >&2; exit 2 ;;
 esac
 PG_PORT=${base}432 REDIS_PORT=${base}379 NATS_PORT=${base}222 NATS_MON=${base}822
+ROUTING_PORT=${base}051 ROUTING_CONTROL=${base}052
 RUN=$ROOT/.run/$profile
 PGBASE=/tmp/sms-orch-$(printf '%s' "$RUN" | md5sum | cut -c1-10)
 PGDATA=$PGBASE/data
@@ -100,6 +103,18 @@ start_nats() {
 	wait_port 127.0.0.1 "$NATS_PORT" 10 nats-server
 }
 
+# The stand-in routing engine, built next to the service's binary.
+start_routing() {
+	local standin
+	standin=$(dirname "$bin")/routing-engine-standin
+	[ -n "$bin" ] && [ -x "$standin" ] || return 0
+	if [ -f "$RUN/routing.pid" ] && alive "$(cat "$RUN/routing.pid")"; then return 0; fi
+	setsid "$standin" --listen "127.0.0.1:$ROUTING_PORT" --routes "$ROOT/data/routes.txt" \
+		--control "127.0.0.1:$ROUTING_CONTROL" </dev/null >>"$RUN/routing.log" 2>&1 &
+	echo $! >"$RUN/routing.pid"
+	wait_port 127.0.0.1 "$ROUTING_PORT" 10 routing-engine-standin
+}
+
 write_env() {
 	local sock=$PGBASE
 	cat >"$RUN/env" <<EOT
@@ -110,6 +125,8 @@ export ORCH_REDIS_URL='redis://127.0.0.1:$REDIS_PORT/0'
 export ORCH_NATS_URL='nats://127.0.0.1:$NATS_PORT'
 export ORCH_NATS_MONITOR='http://127.0.0.1:$NATS_MON'
 export ORCH_HTTP_LISTEN='127.0.0.1:$http'
+export ORCH_ROUTING_ADDR='127.0.0.1:$ROUTING_PORT'
+export ORCH_ROUTING_CONTROL='http://127.0.0.1:$ROUTING_CONTROL'
 export PGHOST='$sock' PGPORT='$PG_PORT' PGDATABASE=orch PGUSER=postgres
 export ORCH_RUN_DIR='$RUN'
 export ORCH_PG_DATA='$PGDATA' # the real path: the postgres user may not traverse .run/
@@ -134,16 +151,18 @@ start)
 	start_pg
 	start_redis
 	start_nats
+	start_routing
 	write_env
 	if [ -n "$bin" ]; then
 		ORCH_DATABASE_URL="host=$PGBASE port=$PG_PORT dbname=orch user=postgres" "$bin" migrate >>"$RUN/migrate.log" 2>&1 \
 			|| { tail -20 "$RUN/migrate.log" >&2; exit 1; }
 		grant_service_role
 	fi
-	log "up: PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, NATS :$NATS_PORT (settings: .run/$profile/env)"
+	log "up: PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, NATS :$NATS_PORT, routing-engine stand-in :$ROUTING_PORT (settings: .run/$profile/env)"
 	;;
 stop)
 	stop_pid "$RUN/serve.pid" serve
+	stop_pid "$RUN/routing.pid" routing-engine-standin
 	stop_pid "$RUN/nats.pid" nats-server
 	stop_pid "$RUN/redis.pid" redis-server
 	if [ -f "$PGDATA/postmaster.pid" ]; then

@@ -38,6 +38,9 @@ static struct histogram batch_latency = { latency_bounds, 13 };
 static struct histogram batch_size = { batch_size_bounds, 11 };
 static struct histogram relay_size = { batch_size_bounds, 11 };
 static struct histogram relay_latency = { latency_bounds, 13 };
+static struct histogram routing_latency = { latency_bounds, 13 };
+static _Atomic uint64_t routing_outcomes[3];
+static const char *const routing_outcome_names[3] = { "ok", "permanent", "transient" };
 static struct request_series series[MAX_REQUEST_SERIES];
 static int nseries;
 static pthread_mutex_t series_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -115,6 +118,15 @@ void metrics_accept_batch(unsigned n, int64_t micros)
 	metrics_inc(M_ACCEPT_BATCHES, 1);
 }
 
+void metrics_routing_call(const char *outcome, int64_t micros)
+{
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(outcome, routing_outcome_names[i]) == 0)
+			atomic_fetch_add_explicit(&routing_outcomes[i], 1, memory_order_relaxed);
+	}
+	observe(&routing_latency, (double)micros / 1e6, micros);
+}
+
 void metrics_relay_batch(unsigned n, int64_t micros)
 {
 	observe(&relay_size, n, 0);
@@ -153,6 +165,12 @@ void metrics_write(struct buf *out)
 	write_histogram(out, "orch_relay_batch_rows", "Outbox rows per relay batch", &relay_size, false);
 	write_histogram(out, "orch_relay_batch_seconds", "Duration of one relay batch (claim, publish, acknowledgements, mark)",
 			&relay_latency, true);
+	write_histogram(out, "orch_routing_call_seconds", "Duration of routing-engine SelectRoute calls", &routing_latency, true);
+	buf_adds(out, "# HELP orch_routing_calls_total routing-engine calls by outcome (transient failures are retried)\n"
+		      "# TYPE orch_routing_calls_total counter\n");
+	for (int i = 0; i < 3; i++)
+		buf_addf(out, "orch_routing_calls_total{outcome=\"%s\"} %llu\n", routing_outcome_names[i],
+			 (unsigned long long)atomic_load(&routing_outcomes[i]));
 	for (int i = 0; i < M_COUNTER_COUNT; i++)
 		buf_addf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[i].name, counter_info[i].help,
 			 counter_info[i].name, counter_info[i].name, (unsigned long long)atomic_load(&counters[i]));

@@ -45,6 +45,8 @@ int64_t metrics_get(enum metric_gauge g);
 void metrics_request(const char *route, int status, int64_t micros);
 /* One accept transaction of n messages taking micros. */
 void metrics_accept_batch(unsigned n, int64_t micros);
+/* One routing-engine call: outcome "ok", "permanent" or "transient". */
+void metrics_routing_call(const char *outcome, int64_t micros);
 /* One relay batch of n rows taking micros. */
 void metrics_relay_batch(unsigned n, int64_t micros);
 /* The whole exposition. */

@@ -115,3 +115,14 @@ wait_for() {
 }
 pending_rows() { sql "SELECT count(*) FROM orch.outbox WHERE published_at IS NULL"; }
 no_pending() { [ "$(pending_rows)" = 0 ]; }
+
+# The stand-in routing engine: control it, read its call log, stop and start it.
+routing_control() { curl -sS -X POST "$ORCH_ROUTING_CONTROL/control?$1" >/dev/null; }
+routing_calls() { curl -sS "$ORCH_ROUTING_CONTROL/calls"; }
+routing_stop() {
+	local pid
+	pid=$(cat "$ORCH_RUN_DIR/routing.pid" 2>/dev/null) || return 0
+	kill -TERM "$pid" 2>/dev/null
+	for _ in $(seq 1 100); do [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo Z)" = Z ] && break; sleep 0.1; done
+}
+routing_start() { "$ORCH_ROOT/scripts/stack.sh" start test "$ORCH_BIN" >>"$T_TMP/stack.log" 2>&1; }
