@@ -261,6 +261,19 @@ nats_pid() { cat "$RUN/nats.pid" 2>/dev/null || true; }
 # alive PID: running and not a zombie (nats-server is not our child; its reaper may be slow).
 pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo Z)" != Z ]; }
 pending_rows() { psql_q -c 'SELECT count(*) FROM orch.outbox WHERE published_at IS NULL'; }
+# The relay's counters from serve's /metrics: "batches rows-published batch-seconds" (sums so far).
+relay_metrics() {
+	curl -sf "$URL/metrics" 2>/dev/null | awk '
+		$1 == "orch_relay_batch_seconds_count" { n = $2 } $1 == "orch_relay_published_total" { r = $2 }
+		$1 == "orch_relay_batch_seconds_sum" { s = $2 }
+		END { printf "%d %d %.6f\n", n, r, s }'
+}
+# relay_batches BEFORE AFTER: "N batches, mean R rows, mean T ms" between two relay_metrics.
+relay_batches() {
+	awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); n = y[1] - x[1]
+		if (n <= 0) { print "no relay batches"; exit }
+		printf "%d relay batches, mean %.1f rows, mean %.2f ms", n, (y[2] - x[2]) / n, (y[3] - x[3]) * 1000 / n }'
+}
 stop_nats() {
 	local pid i
 	pid=$(nats_pid)
@@ -279,7 +292,7 @@ D_MSGS=$((D_TX_PER_CLIENT * D_CLIENTS * D_MSGS_PER_TX))
 D_ROWS=$((2 * D_MSGS))
 MPS[d]=0 P50[d]=nan P99[d]=nan NOTE[d]="not run"
 phase_d() {
-	local rc=0 pending t0 t1 i secs stats first_s span_s drain_rps
+	local rc=0 pending t0 t1 i secs stats first_s span_s drain_rps m0
 	say "phase d: relay drain: nats-server stopped, outbox filled with $D_MSGS messages ($D_ROWS rows), nats-server started, ORCH_RELAY_BATCH=$RELAY_BATCH"
 	reset_state
 	stop_nats || { fail "phase d: nats-server (pid $(nats_pid)) did not stop"; return 0; }
@@ -294,6 +307,7 @@ phase_d() {
 		NOTE[d]="fill failed"
 		return 0
 	fi
+	m0=$(relay_metrics)
 	t0=$(now_s)
 	if ! "$ROOT/scripts/stack.sh" start "$PROFILE" >>"$OUT/stack.out" 2>&1; then
 		tail -5 "$OUT/stack.out" >&2
@@ -320,6 +334,7 @@ phase_d() {
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 	MPS[d]=$(awk -v n="$D_ROWS" -v s="$secs" 'BEGIN { printf "%.1f", n / s }')
 	D_SECS=$secs D_FIRST=$first_s D_SPAN=$span_s D_DRAIN_RPS=$drain_rps
+	D_BATCHES=$(relay_batches "$m0" "$(relay_metrics)")
 	NOTE[d]="rows=$D_ROWS in ${secs}s"
 	say "  $D_ROWS rows published ${secs} s after nats-server start: ${MPS[d]} rows/s (first ack at +${first_s} s; first to last ack ${span_s} s = $drain_rps rows/s)"
 	serve_alive || fail "phase d: serve is no longer running"
@@ -329,7 +344,7 @@ phase_d
 # ---------------------------------------------------------------- phase e: accept -> JetStream ack latency
 MPS[e]=0 P50[e]=nan P99[e]=nan NOTE[e]="not run"
 phase_e() {
-	local rate pace out=$OUT/wrk-paced.out rc=0 line ok bad sockerr total i pending stats n npub e_p50 e_p99
+	local rate pace out=$OUT/wrk-paced.out rc=0 line ok bad sockerr total i pending stats n npub e_p50 e_p99 m0
 	rate=$(awk -v b="${MPS[b]}" 'BEGIN { printf "%.0f", b / 2 }')
 	if [ "$rate" -lt 1 ]; then
 		fail "phase e: no accept rate from phase b to pace at"
@@ -339,6 +354,7 @@ phase_e() {
 	E_TARGET=$rate
 	say "phase e: accept -> JetStream ack latency: wrk POST /v1/sms/send paced at $rate requests/s (half of phase b), -t$WRK_THREADS -c$PACED_CONNS -d${SECS}s"
 	reset_state
+	m0=$(relay_metrics)
 	BENCH_RUN_TAG="$$-e-$(date +%s)" BENCH_PACE_MS=$pace BENCH_PACE_THREADS=$WRK_THREADS \
 		wrk -t"$WRK_THREADS" -c"$PACED_CONNS" -d"${SECS}s" --timeout "$WRK_TIMEOUT" --latency \
 		-s "$SCRIPTS/paced.lua" "$URL" >"$out" 2>&1 || rc=$?
@@ -368,6 +384,7 @@ phase_e() {
 	        coalesce(round((percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM published_at - created_at)))::numeric * 1000, 2)::text, 'nan')
 	    FROM orch.outbox WHERE subject = 'sms.outbound.request'")
 	read -r n npub e_p50 e_p99 <<<"$stats"
+	E_BATCHES=$(relay_batches "$m0" "$(relay_metrics)")
 	P50[e]=$e_p50 P99[e]=$e_p99
 	NOTE[e]="202=$ok non202=$bad sockerr=$sockerr requests=$n published=$npub"
 	[ "$n" -ge "$ok" ] || fail "phase e: $ok requests answered 202 but only $n sms.outbound.request rows are stored"
@@ -407,7 +424,7 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 			"${MPS[d]}" "$verdict" "${MPS[b]}" "$need_b" "$(ratio "${MPS[d]}" "$need_b")"
 		printf '  bulk (phase c, %.0f messages/s) would need %s rows/s (relay/needed = %s)\n' "${MPS[c]}" "$need_c" "$(ratio "${MPS[d]}" "$need_c")"
 		echo "  d: ${D_SECS} s from nats-server start to an empty outbox (polled every 100 ms); first ack at +${D_FIRST} s,"
-		echo "  first to last ack ${D_SPAN} s = ${D_DRAIN_RPS} rows/s (relay alone, without NATS start and reconnect)"
+		echo "  first to last ack ${D_SPAN} s = ${D_DRAIN_RPS} rows/s (relay alone, without NATS start and reconnect); $D_BATCHES"
 	else
 		echo "relay vs accept: no relay rate (phase d failed)"
 	fi
@@ -415,7 +432,7 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 		printf 'accept -> ack at %.0f requests/s offered (target %s = b/2, %s connections): p50 %s ms, p99 %s ms: p99 < 50 ms: %s\n' \
 			"${MPS[e]}" "$E_TARGET" "$PACED_CONNS" "${P50[e]}" "${P99[e]}" \
 			"$(awk -v p="${P99[e]}" 'BEGIN { print (p < 50) ? "YES" : "NO" }')"
-		echo "  (HTTP latency of the same requests, wrk: p50 $E_HTTP_P50 ms, p99 $E_HTTP_P99 ms)"
+		echo "  (HTTP latency of the same requests, wrk: p50 $E_HTTP_P50 ms, p99 $E_HTTP_P99 ms); $E_BATCHES"
 	else
 		echo "accept -> ack: no latency (phase e failed)"
 	fi

@@ -44,6 +44,10 @@ GRANT EXECUTE ON FUNCTION
     orch.outbox_mark_published(bigint[]),
     orch.outbox_mark_failed(bigint[], text),
     orch.outbox_purge(interval, integer),
+    orch.pipeline_prepare(uuid[]),
+    orch.pipeline_apply(uuid[], text[], text[], text[], text[], text[], timestamptz[]),
+    orch.retry_due(integer),
+    orch.next_retry_at(),
     orch.stuck_messages(interval),
     orch.iso_time(timestamptz)
 TO orch_app;

@@ -20,6 +20,7 @@
 #include "lib/xmalloc.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "pipeline.h"
 #include "lib/banned.h"
 
 #define SEND_LIMIT (64 * 1024)
@@ -125,12 +126,14 @@ static void readyz(struct http_request *req, struct http_response *resp, void *c
 		 "\"postgres\":{\"ok\":%s,\"schemaVersion\":%d,\"expectedSchemaVersion\":%d,\"schemaOk\":%s},"
 		 "\"nats\":{\"ok\":%s},"
 		 "\"redis\":{\"ok\":%s,\"degraded\":%s},"
+		 "\"routing\":{\"circuitBreaker\":\"%s\"},"
 		 "\"accepting\":%s,"
 		 "\"outbox\":{\"backlog\":%lld,\"oldestAgeSeconds\":%.3f,\"maxBacklog\":%lld}},"
 		 "\"checkedMsAgo\":%lld}",
 		 ready ? (st.redis_ok ? "ready" : "degraded") : "not_ready", st.postgres_ok ? "true" : "false",
 		 st.schema_version, embedded_schema_version, schema_ok ? "true" : "false", st.nats_ok ? "true" : "false",
-		 st.redis_ok ? "true" : "false", st.redis_ok ? "false" : "true", accepting ? "true" : "false",
+		 st.redis_ok ? "true" : "false", st.redis_ok ? "false" : "true", breaker_name(pipeline_breaker()),
+		 accepting ? "true" : "false",
 		 (long long)st.backlog, st.oldest_age_s, (long long)api->cfg->max_backlog,
 		 (long long)(mono_ms() - st.checked_ms));
 	http_json(resp, ready ? 200 : 503, b.data);

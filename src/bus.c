@@ -178,6 +178,7 @@ static int ensure_consumer(void)
 	cc.AckWait = PIPELINE_ACK_WAIT_MS * NS_PER_MS;
 	cc.DeliverPolicy = js_DeliverAll;
 	cc.MaxAckPending = 10000;
+	cc.FilterSubject = "sms.outbound.>";
 	s = js_AddConsumer(&ci, bus.js, BUS_OUTBOUND_STREAM, &cc, NULL, &jerr);
 	if (s != NATS_OK) {
 		log_error("cannot create the pipeline consumer", "error", natsStatus_GetText(s), "detail",

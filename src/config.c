@@ -16,7 +16,7 @@
 #include "lib/xmalloc.h"
 #include "lib/banned.h"
 
-enum cfg_type { CFG_STRING, CFG_URL, CFG_SECRET, CFG_INT, CFG_BOOL, CFG_DURATION, CFG_DURATION_LIST, CFG_LOG_LEVEL };
+enum cfg_type { CFG_STRING, CFG_URL, CFG_SECRET, CFG_INT, CFG_BOOL, CFG_DURATION, CFG_DURATION_LIST, CFG_LOG_LEVEL, CFG_ROLES };
 
 struct cfg_key {
 	const char *name;
@@ -50,6 +50,7 @@ static const struct cfg_key keys[] = {
 	{ "ORCH_NATS_MAX_AGE", CFG_DURATION, OFF(nats_max_age_ms), "7d", 60000, 3650 * MS_DAY, "retention of event, operator, dead-letter streams" },
 	{ "ORCH_OUTBOX_RETENTION", CFG_DURATION, OFF(outbox_retention_ms), "1h", 0, 30 * MS_DAY, "keep published outbox rows this long, then purge them" },
 	{ "ORCH_RELAY_BATCH", CFG_INT, OFF(relay_batch), "500", 1, 10000, "outbox rows the relay publishes per transaction" },
+	{ "ORCH_ROLES", CFG_ROLES, OFF(roles), "http,relay,pipeline,scheduler,reconciler", 0, 0, "what serve runs (comma-separated)" },
 	{ "ORCH_LOG_LEVEL", CFG_LOG_LEVEL, OFF(log_level), "info", 0, 0, "debug, info, warn or error" },
 	{ "ORCH_HTTP_THREADS", CFG_INT, OFF(http_threads), "4", 1, 256, "HTTP worker threads" },
 	{ "ORCH_HTTP_IDLE_TIMEOUT", CFG_DURATION, OFF(http_idle_timeout_ms), "30s", 1000, 3600000, "close a connection idle (or sending too slowly) this long" },
@@ -128,6 +129,30 @@ static int parse_duration_list(const char *s, struct config *cfg, const struct c
 	}
 }
 
+static const char *const role_names[] = { "http", "relay", "pipeline", "scheduler", "reconciler" };
+
+/* "http,relay": a bit per known role; -1 on an unknown or empty one. */
+static int parse_roles(const char *s, int64_t *out)
+{
+	int64_t mask = 0;
+	for (const char *p = s;; p++) {
+		size_t len = strcspn(p, ",");
+		int found = -1;
+		for (int i = 0; i < 5; i++) {
+			if (strlen(role_names[i]) == len && strncmp(p, role_names[i], len) == 0)
+				found = i;
+		}
+		if (found < 0)
+			return -1;
+		mask |= 1 << found;
+		p += len;
+		if (!*p)
+			break;
+	}
+	*out = mask;
+	return 0;
+}
+
 /* Parses value into its field; writes why it failed into err. */
 static int set_value(struct config *cfg, const struct cfg_key *k, const char *value, char *err, size_t errlen)
 {
@@ -170,6 +195,12 @@ static int set_value(struct config *cfg, const struct cfg_key *k, const char *va
 			return 0;
 		snprintf(err, errlen, "%s: \"%s\" is not a list of 1 to %d durations (e.g. 1s,2s,4s)", k->name, value,
 			 CONFIG_MAX_BACKOFF);
+		return -1;
+	case CFG_ROLES:
+		if (parse_roles(value, (int64_t *)field) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: \"%s\" is not a comma-separated list of http, relay, pipeline, scheduler, reconciler",
+			 k->name, value);
 		return -1;
 	case CFG_LOG_LEVEL:
 		if (log_parse_level(value, (enum log_level *)field) == 0)
@@ -307,6 +338,12 @@ static void format_value(const struct config *cfg, const struct cfg_key *k, stru
 		break;
 	case CFG_LOG_LEVEL:
 		buf_addf(out, "%d", (int)cfg->log_level);
+		break;
+	case CFG_ROLES:
+		for (int i = 0; i < 5; i++) {
+			if (cfg->roles & (1 << i))
+				buf_addf(out, "%s%s", out->len ? "," : "", role_names[i]);
+		}
 		break;
 	}
 }

@@ -16,6 +16,9 @@
 
 #define CONFIG_MAX_BACKOFF 16
 
+/* The roles of serve (--roles), a bit each. */
+enum role { ROLE_HTTP = 1, ROLE_RELAY = 2, ROLE_PIPELINE = 4, ROLE_SCHEDULER = 8, ROLE_RECONCILER = 16 };
+
 struct config {
 	char *database_url;
 	char *redis_url;
@@ -40,6 +43,7 @@ struct config {
 	int64_t http_idle_timeout_ms;
 	int64_t outbox_retention_ms;
 	int64_t relay_batch;
+	int64_t roles; /* enum role bits */
 };
 
 /*

@@ -59,6 +59,10 @@ static const struct { const char *name, *help; } counter_info[M_COUNTER_COUNT] =
 	[M_RELAY_ERRORS] = { "orch_relay_errors_total", "Outbox publish attempts that failed (row kept, retried)" },
 	[M_RELAY_SUBMITTED] = { "orch_relay_submitted_total", "Messages moved ROUTED -> SUBMITTED on the operator publish acknowledgement" },
 	[M_OUTBOX_PURGED] = { "orch_outbox_purged_total", "Published outbox rows deleted after ORCH_OUTBOX_RETENTION" },
+	[M_PIPELINE_ROUTED] = { "orch_pipeline_routed_total", "Messages made ROUTED by the pipeline" },
+	[M_PIPELINE_RETRIES] = { "orch_retries_scheduled_total", "Transient routing failures scheduled for a retry (RETRY_SCHEDULED)" },
+	[M_DEAD_LETTERS] = { "orch_dead_letters_total", "Messages made FAILED, REJECTED or EXPIRED by the pipeline (each with a dead letter)" },
+	[M_RETRIES_REQUEUED] = { "orch_retries_requeued_total", "RETRY_SCHEDULED messages made QUEUED again when due" },
 };
 
 static const struct { const char *name, *help; } gauge_info[G_GAUGE_COUNT] = {
@@ -67,6 +71,7 @@ static const struct { const char *name, *help; } gauge_info[G_GAUGE_COUNT] = {
 	[G_POSTGRES_UP] = { "orch_postgres_up", "1 when PostgreSQL answered the last check" },
 	[G_REDIS_UP] = { "orch_redis_up", "1 when Redis answered the last check" },
 	[G_NATS_UP] = { "orch_nats_up", "1 when connected to NATS" },
+	[G_BREAKER_STATE] = { "orch_circuit_breaker_state", "routing-engine circuit breaker: 0 closed, 1 open (not fetching), 2 half-open (probing)" },
 };
 
 void metrics_init(void)

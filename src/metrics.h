@@ -24,6 +24,10 @@ enum metric_counter {
 	M_RELAY_ERRORS,           /* publish attempts that failed */
 	M_RELAY_SUBMITTED,        /* messages moved ROUTED -> SUBMITTED on an operator acknowledgement */
 	M_OUTBOX_PURGED,          /* published outbox rows deleted after the retention */
+	M_PIPELINE_ROUTED,        /* messages made ROUTED */
+	M_PIPELINE_RETRIES,       /* transient failures scheduled for a retry */
+	M_DEAD_LETTERS,           /* messages made FAILED, REJECTED or EXPIRED by the pipeline */
+	M_RETRIES_REQUEUED,       /* RETRY_SCHEDULED messages made QUEUED again by the scheduler */
 	M_COUNTER_COUNT
 };
 
@@ -34,6 +38,7 @@ enum metric_gauge {
 	G_POSTGRES_UP,
 	G_REDIS_UP,
 	G_NATS_UP,
+	G_BREAKER_STATE,          /* 0 closed, 1 open, 2 half-open */
 	G_GAUGE_COUNT
 };
 

@@ -5,6 +5,7 @@
 #include "serve.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,7 +14,9 @@
 #include "config.h"
 #include "http.h"
 #include "lib/log.h"
+#include "pipeline.h"
 #include "relay.h"
+#include "scheduler.h"
 #include "lib/banned.h"
 
 static void usage(FILE *out)
@@ -46,41 +49,45 @@ int serve_main(const struct config *cfg, int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	bus_on_connect(relay_wake); /* NATS back: drain the outbox now, not at the next backoff tick */
-	if (bus_start(cfg))
+	int64_t roles = cfg->roles;
+	bool need_bus = true; /* /readyz reports NATS whatever the roles */
+	if (need_bus && bus_start(cfg))
 		return 1;
-	if (relay_start(cfg)) {
-		bus_stop();
-		return 1;
+	bool ok = !(roles & ROLE_RELAY) || relay_start(cfg) == 0;
+	ok = ok && (!(roles & ROLE_SCHEDULER) || scheduler_start(cfg) == 0);
+	ok = ok && (!(roles & ROLE_PIPELINE) || pipeline_start(cfg) == 0);
+	struct api *api = ok ? api_start(cfg) : NULL;
+	struct http_server *http = NULL;
+	if (api && (roles & ROLE_HTTP)) {
+		struct http_server_opts opts = {
+			.listen = cfg->http_listen,
+			.threads = (unsigned)cfg->http_threads,
+			.conn_timeout_s = (unsigned)(cfg->http_idle_timeout_ms / 1000),
+			.routes = api_routes(),
+			.ctx = api,
+		};
+		http = http_start(&opts);
+		ok = http != NULL;
 	}
-	struct api *api = api_start(cfg);
-	if (!api) {
-		relay_stop();
-		bus_stop();
-		return 1;
+	ok = ok && api;
+	if (ok) {
+		log_info("serving");
+		int sig = 0;
+		sigwait(&stop, &sig);
+		log_info("stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	}
-	struct http_server_opts opts = {
-		.listen = cfg->http_listen,
-		.threads = (unsigned)cfg->http_threads,
-		.conn_timeout_s = (unsigned)(cfg->http_idle_timeout_ms / 1000),
-		.routes = api_routes(),
-		.ctx = api,
-	};
-	struct http_server *http = http_start(&opts);
-	if (!http) {
-		api_free(api);
-		relay_stop();
-		bus_stop();
-		return 1;
-	}
-	log_info("serving");
-	int sig = 0;
-	sigwait(&stop, &sig);
-	log_info("stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	api_begin_drain(api);
+	/* Reverse order: stop taking requests, answer those in flight, then the workers. */
+	if (api)
+		api_begin_drain(api);
 	http_stop(http);
 	api_free(api);
+	pipeline_stop();
+	scheduler_stop();
 	relay_stop();
-	bus_stop();
+	if (need_bus)
+		bus_stop();
+	if (!ok)
+		return 1;
 	log_info("stopped");
 	return 0;
 }

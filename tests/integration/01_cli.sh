@@ -17,7 +17,7 @@ out=$("$ORCH_BIN" migrate --bogus 2>&1); rc=$?
 like "$rc:$out" '^2:.*unknown argument "--bogus"' "an unknown flag exits 2 and names it"
 
 # A value that does not parse stops the program and names the variable.
-for bad in ORCH_BULK_MAX=many ORCH_RETRY_BACKOFF=1s,2x ORCH_LOG_LEVEL=loud ORCH_NATS_PROVISION=maybe \
+for bad in ORCH_BULK_MAX=many ORCH_RETRY_BACKOFF=1s,2x ORCH_LOG_LEVEL=loud ORCH_NATS_PROVISION=maybe ORCH_ROLES=http,relya \
 	ORCH_IDEMPOTENCY_TTL=48 ORCH_MAX_SEGMENTS=0; do
 	var=${bad%%=*}
 	out=$(env "$bad" "$ORCH_BIN" migrate --status 2>&1); rc=$?

@@ -2,7 +2,8 @@
 # Every status row of api.md for /v1/sms/send, /v1/sms/bulk and GET /v1/sms/{id}.
 . "$(dirname "$0")/lib.sh"
 A=acct-api-$$
-start_serve ORCH_BULK_MAX=5 || exit 1
+# The accept path alone (a split deployment): messages stay QUEUED, so their rows can be inspected.
+start_serve ORCH_BULK_MAX=5 ORCH_ROLES=http,relay || exit 1
 
 # 202
 send $A '{"to":"+1 (415) 555-0100","from":"ACME","body":"Hello €","clientReference":"order-42","validityPeriod":3600,"callbackUrl":"https://example.com/cb"}' \
@@ -158,7 +159,7 @@ is "$(jq -c '[.accepted,.results[1].error.code]' <<<"$BODY")" '[1,"invalid_type"
 
 stop_serve
 # The gateway token.
-start_serve ORCH_UPSTREAM_TOKEN=s3cr3t-token ORCH_IDEMPOTENCY_REQUIRED=true || exit 1
+start_serve ORCH_UPSTREAM_TOKEN=s3cr3t-token ORCH_IDEMPOTENCY_REQUIRED=true ORCH_ROLES=http,relay || exit 1
 send $A "$MSG" -H 'Idempotency-Key: tok-1'
 is_problem 401 "token configured, none sent: 401"
 send $A "$MSG" -H 'Idempotency-Key: tok-1' -H 'X-Gateway-Token: s3cr3t-tokeN'

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The outbox relay: what reaches JetStream, exactly once, through NATS restarts, two relays and a crash.
+# serve runs as http,relay: the tests drive the state machine themselves.
 . "$(dirname "$0")/lib.sh"
 A=acct-relay-$$
-start_serve || exit 1
+start_serve ORCH_ROLES=http,relay || exit 1
 
 send $A '{"to":"+14155550100","from":"ACME","body":"hello","clientReference":"ref-9","callbackUrl":"https://example.com/cb"}' \
 	-H 'X-Request-ID: relay-req-1' -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
@@ -74,14 +75,14 @@ check_exactly_once SMS_EVENTS "= 'sms.events.status'" "after the NATS kill, SMS_
 
 # A crash between publish and mark: the republish is dropped by JetStream as a duplicate.
 stop_serve
-start_serve ORCH_TEST_FAULT=relay_exit_after_publish || exit 1
+start_serve ORCH_TEST_FAULT=relay_exit_after_publish ORCH_ROLES=http,relay || exit 1
 send $A "$MSG"
 crash_id=$(jq -r .messageId <<<"$BODY")
 wait "$SERVE_PID"
 is "$?" 70 "the relay published, then the process died before marking the rows"
 SERVE_PID=
 is "$(sql "SELECT count(*) FROM orch.outbox WHERE message_id = '$crash_id' AND published_at IS NULL")" 2 "... the rows are still pending"
-start_serve || exit 1
+start_serve ORCH_ROLES=http,relay || exit 1
 wait_for "after restart the rows are published" 5 no_pending
 req GET /metrics
 like "$BODY" $'\norch_relay_duplicates_total [1-9]' "JetStream acknowledged the republish as a duplicate"
@@ -92,10 +93,10 @@ is "$(stream SMS_OUTBOUND | jq -r --arg id "$crash_id" 'select(.headers["Orch-Me
 nats_stop
 for i in $(seq 1 300); do send $A-two "$MSG" >/dev/null; done
 second_port=$((${ORCH_HTTP_LISTEN##*:} + 1))
-env ORCH_HTTP_LISTEN="127.0.0.1:$second_port" ORCH_RELAY_BATCH=20 "$ORCH_BIN" serve >"$T_TMP/serve2.log" 2>&1 &
+env ORCH_HTTP_LISTEN="127.0.0.1:$second_port" ORCH_RELAY_BATCH=20 ORCH_ROLES=http,relay "$ORCH_BIN" serve >"$T_TMP/serve2.log" 2>&1 &
 second=$!
 stop_serve
-start_serve ORCH_RELAY_BATCH=20 || exit 1
+start_serve ORCH_RELAY_BATCH=20 ORCH_ROLES=http,relay || exit 1
 ok "two serve processes are running" kill -0 "$second"
 nats_start
 wait_for "two relays drain the outbox" 20 no_pending
@@ -111,7 +112,7 @@ is "$?" 0 "the second serve exits 0"
 # Purge: published rows past the retention go, in small batches.
 sql "UPDATE orch.outbox SET published_at = now() - interval '2 hours' WHERE id IN (SELECT id FROM orch.outbox WHERE published_at IS NOT NULL ORDER BY id LIMIT 1500)" >/dev/null
 stop_serve
-start_serve || exit 1
+start_serve ORCH_ROLES=http,relay || exit 1
 purged() { [ "$(sql "SELECT count(*) FROM orch.outbox WHERE published_at < now() - interval '1 hour'")" = 0 ]; }
 wait_for "published rows older than ORCH_OUTBOX_RETENTION are purged" 15 purged
 req GET /metrics

@@ -1,0 +1,444 @@
+/* The pipeline thread (see pipeline.h). */
+#include "pipeline.h"
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "bus.h"
+#include "config.h"
+#include "db.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/timeutil.h"
+#include "lib/uuid.h"
+#include "lib/xmalloc.h"
+#include "metrics.h"
+#include "relay.h"
+#include "routing.h"
+#include "scheduler.h"
+#include "lib/banned.h"
+
+#define PIPELINE_BATCH 64
+#define FETCH_WAIT_MS 500
+#define BREAKER_THRESHOLD 5
+#define BREAKER_PROBE_MS 1000
+#define NAK_DELAY_MS 1000
+#define RECONNECT_MS 500
+
+enum decision { D_ACK, D_ROUTED, D_RETRY, D_FAILED, D_NAK };
+
+struct item {
+	natsMsg *msg;
+	char id[UUID_STR_LEN];
+	bool routing;
+	char account[256], to[24], sender[24];
+	bool ucs2;
+	unsigned segments;
+	int attempt_count;
+	struct route_result res;
+	enum decision decision;
+	char next_at[32];
+	char error_code[40];
+	char error_detail[240];
+};
+
+static struct {
+	const struct config *cfg;
+	struct routing *routing;
+	pthread_t thread;
+	atomic_bool stopping;
+	atomic_bool running;
+	PGconn *conn;
+	jsCtx *js;
+	natsSubscription *sub;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int outstanding;
+	atomic_int breaker;
+	int consecutive_transient;
+	int64_t probe_at_ms;
+} pl = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+const char *breaker_name(enum breaker_state s)
+{
+	return s == BREAKER_CLOSED ? "closed" : s == BREAKER_OPEN ? "open" : "half_open";
+}
+
+enum breaker_state pipeline_breaker(void) { return (enum breaker_state)atomic_load(&pl.breaker); }
+
+static void breaker_set(enum breaker_state s)
+{
+	enum breaker_state old = (enum breaker_state)atomic_exchange(&pl.breaker, (int)s);
+	metrics_set(G_BREAKER_STATE, s);
+	if (old != s)
+		log_kv(s == BREAKER_OPEN ? LOG_WARN : LOG_INFO, "circuit breaker", "state", breaker_name(s), "was",
+		       breaker_name(old), (const char *)NULL);
+	if (s == BREAKER_OPEN)
+		pl.probe_at_ms = mono_ms() + BREAKER_PROBE_MS;
+}
+
+/* Called with the routing outcome of each call, in the pipeline thread. */
+static void breaker_observe(enum route_outcome o)
+{
+	if (o != ROUTE_TRANSIENT) {
+		pl.consecutive_transient = 0;
+		if (pipeline_breaker() != BREAKER_CLOSED)
+			breaker_set(BREAKER_CLOSED);
+		return;
+	}
+	if (++pl.consecutive_transient >= BREAKER_THRESHOLD && pipeline_breaker() == BREAKER_CLOSED)
+		breaker_set(BREAKER_OPEN);
+}
+
+static void on_routed(void *arg, const struct route_result *r)
+{
+	struct item *it = arg;
+	it->res = *r;
+	pthread_mutex_lock(&pl.lock);
+	pl.outstanding--;
+	pthread_cond_signal(&pl.cond);
+	pthread_mutex_unlock(&pl.lock);
+}
+
+static void wait_outstanding(void)
+{
+	pthread_mutex_lock(&pl.lock);
+	while (pl.outstanding > 0)
+		pthread_cond_wait(&pl.cond, &pl.lock);
+	pthread_mutex_unlock(&pl.lock);
+}
+
+/* A synthetic call: does the engine answer at all? */
+static void probe(void)
+{
+	breaker_set(BREAKER_HALF_OPEN);
+	struct item it = { 0 };
+	struct route_request q = { .message_id = "circuit-breaker-probe", .account_id = "circuit-breaker-probe",
+				   .destination = "+10000000000", .sender = "PROBE", .segments = 1 };
+	pthread_mutex_lock(&pl.lock);
+	pl.outstanding++;
+	pthread_mutex_unlock(&pl.lock);
+	routing_call(pl.routing, &q, on_routed, &it);
+	wait_outstanding();
+	if (it.res.outcome == ROUTE_TRANSIENT) {
+		breaker_set(BREAKER_OPEN);
+	} else {
+		pl.consecutive_transient = 0;
+		breaker_set(BREAKER_CLOSED);
+	}
+}
+
+/* The messageId of a pipeline message (CloudEvents data.messageId); false when it has none. */
+static bool message_id(natsMsg *m, char *out)
+{
+	json_object *root = json_tokener_parse(natsMsg_GetData(m) ? natsMsg_GetData(m) : ""), *data, *id;
+	bool ok = root && json_object_object_get_ex(root, "data", &data) && json_object_object_get_ex(data, "messageId", &id) &&
+		  json_object_is_type(id, json_type_string) && uuid_parse_ok(json_object_get_string(id));
+	if (ok)
+		snprintf(out, UUID_STR_LEN, "%s", json_object_get_string(id));
+	json_object_put(root);
+	return ok;
+}
+
+static struct item *find(struct item *items, int n, const char *id)
+{
+	for (int i = 0; i < n; i++) {
+		if (strcasecmp(items[i].id, id) == 0)
+			return &items[i];
+	}
+	return NULL;
+}
+
+/* Stages 1-2: what each message needs. -1 on a database error. */
+static int prepare(struct item *items, int n)
+{
+	struct buf ids;
+	buf_init(&ids);
+	buf_addc(&ids, '{');
+	for (int i = 0; i < n; i++)
+		buf_addf(&ids, "%s%s", i ? "," : "", items[i].id);
+	buf_addc(&ids, '}');
+	const char *p[] = { ids.data };
+	PGresult *res = PQexecParams(pl.conn, "SELECT id, action, account_id, to_e164, sender, encoding, segments, attempt_count "
+					      "FROM orch.pipeline_prepare($1::uuid[])", 1, NULL, p, NULL, NULL, 0);
+	buf_release(&ids);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_error("pipeline: prepare failed", "error", db_result_error(res));
+		PQclear(res);
+		return -1;
+	}
+	for (int r = 0; r < PQntuples(res); r++) {
+		struct item *it = find(items, n, PQgetvalue(res, r, 0));
+		const char *action = PQgetvalue(res, r, 1);
+		if (!strcmp(action, "rejected") || !strcmp(action, "expired"))
+			metrics_inc(M_DEAD_LETTERS, 1);
+		if (!it || strcmp(action, "route") != 0)
+			continue;
+		it->routing = true;
+		snprintf(it->account, sizeof(it->account), "%s", PQgetvalue(res, r, 2));
+		snprintf(it->to, sizeof(it->to), "%s", PQgetvalue(res, r, 3));
+		snprintf(it->sender, sizeof(it->sender), "%s", PQgetvalue(res, r, 4));
+		it->ucs2 = strcmp(PQgetvalue(res, r, 5), "UCS2") == 0;
+		it->segments = (unsigned)atoi(PQgetvalue(res, r, 6));
+		it->attempt_count = atoi(PQgetvalue(res, r, 7));
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* Stages 3-5: the decision for one routed message. */
+static void decide(struct item *it)
+{
+	const struct route_result *r = &it->res;
+	breaker_observe(r->outcome);
+	if (r->outcome == ROUTE_OK) {
+		it->decision = D_ROUTED;
+		return;
+	}
+	snprintf(it->error_code, sizeof(it->error_code), "%s", r->error_code);
+	snprintf(it->error_detail, sizeof(it->error_detail), "%s", r->detail);
+	if (r->outcome == ROUTE_PERMANENT) {
+		it->decision = D_FAILED;
+		return;
+	}
+	if (pipeline_breaker() != BREAKER_CLOSED) {
+		it->decision = D_NAK; /* the engine is down as a whole: not this message's fault */
+		return;
+	}
+	int attempts = it->attempt_count + 1;
+	if (attempts <= pl.cfg->retry_backoff_len) {
+		it->decision = D_RETRY;
+		rfc3339_ms(wall_ms() + pl.cfg->retry_backoff_ms[attempts - 1], it->next_at, sizeof(it->next_at));
+		return;
+	}
+	it->decision = D_FAILED;
+	snprintf(it->error_code, sizeof(it->error_code), "retries_exhausted");
+	snprintf(it->error_detail, sizeof(it->error_detail), "%d attempts; last: %.200s", attempts, r->detail);
+}
+
+static void add_elem(struct buf *b, const char *v)
+{
+	buf_adds(b, b->len > 1 ? "," : "");
+	if (!v || !*v) {
+		buf_adds(b, "NULL");
+		return;
+	}
+	buf_addc(b, '"');
+	for (const char *p = v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_addc(b, '\\');
+		buf_addc(b, *p);
+	}
+	buf_addc(b, '"');
+}
+
+/* One transaction for the batch's transitions. 0, or -1 (nothing applied). */
+static int apply(struct item *items, int n)
+{
+	static const char *const outcome[] = { [D_ROUTED] = "routed", [D_RETRY] = "retry", [D_FAILED] = "failed" };
+	struct buf a[7];
+	for (int k = 0; k < 7; k++) {
+		buf_init(&a[k]);
+		buf_addc(&a[k], '{');
+	}
+	int count = 0;
+	for (int i = 0; i < n; i++) {
+		struct item *it = &items[i];
+		if (it->decision != D_ROUTED && it->decision != D_RETRY && it->decision != D_FAILED)
+			continue;
+		const char *vals[7] = { it->id, outcome[it->decision], it->res.operator_id, it->res.route_id,
+					it->error_code, it->error_detail, it->next_at };
+		for (int k = 0; k < 7; k++)
+			add_elem(&a[k], vals[k]);
+		count++;
+	}
+	for (int k = 0; k < 7; k++)
+		buf_addc(&a[k], '}');
+	int rc = 0;
+	if (count) {
+		const char *p[7];
+		for (int k = 0; k < 7; k++)
+			p[k] = a[k].data;
+		PGresult *res = PQexecParams(pl.conn,
+					     "SELECT orch.pipeline_apply($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], "
+					     "$6::text[], $7::timestamptz[])", 7, NULL, p, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			log_error("pipeline: apply failed; the batch will be redelivered", "error", db_result_error(res));
+			rc = -1;
+		}
+		PQclear(res);
+	}
+	for (int k = 0; k < 7; k++)
+		buf_release(&a[k]);
+	return rc;
+}
+
+static void count_decisions(struct item *items, int n)
+{
+	for (int i = 0; i < n; i++) {
+		switch (items[i].decision) {
+		case D_RETRY: metrics_inc(M_PIPELINE_RETRIES, 1); break;
+		case D_FAILED: metrics_inc(M_DEAD_LETTERS, 1); break;
+		case D_ROUTED: metrics_inc(M_PIPELINE_ROUTED, 1); break;
+		default: break;
+		}
+	}
+}
+
+static void process(natsMsgList *list)
+{
+	int n = list->Count;
+	struct item *items = xcalloc((size_t)n, sizeof(*items));
+	int valid = 0;
+	for (int i = 0; i < n; i++) {
+		items[i].msg = list->Msgs[i];
+		items[i].decision = D_ACK;
+		if (message_id(items[i].msg, items[i].id))
+			valid++;
+		else
+			log_warn("pipeline: a message without a messageId; acknowledged and dropped", "subject",
+				 natsMsg_GetSubject(items[i].msg));
+	}
+	bool db_ok = valid == 0 || prepare(items, n) == 0;
+	for (int i = 0; db_ok && i < n; i++) {
+		if (!items[i].routing)
+			continue;
+		struct route_request q = { .message_id = items[i].id, .account_id = items[i].account, .destination = items[i].to,
+					   .sender = items[i].sender, .ucs2 = items[i].ucs2, .segments = items[i].segments,
+					   .attempt = (unsigned)items[i].attempt_count };
+		pthread_mutex_lock(&pl.lock);
+		pl.outstanding++;
+		pthread_mutex_unlock(&pl.lock);
+		routing_call(pl.routing, &q, on_routed, &items[i]);
+	}
+	wait_outstanding();
+	for (int i = 0; db_ok && i < n; i++) {
+		if (items[i].routing)
+			decide(&items[i]);
+	}
+	db_ok = db_ok && apply(items, n) == 0;
+	bool retries = false;
+	for (int i = 0; i < n; i++) {
+		/* Acknowledge only what the database has; the rest comes back (redelivery) and is idempotent. */
+		if (!db_ok || items[i].decision == D_NAK)
+			natsMsg_NakWithDelay(items[i].msg, NAK_DELAY_MS, NULL);
+		else
+			natsMsg_Ack(items[i].msg, NULL);
+		retries |= items[i].decision == D_RETRY;
+	}
+	if (db_ok) {
+		count_decisions(items, n);
+		relay_wake();
+		if (retries)
+			scheduler_wake();
+	}
+	free(items);
+}
+
+static bool ensure_ready(void)
+{
+	if (!pl.conn || PQstatus(pl.conn) != CONNECTION_OK) {
+		PQfinish(pl.conn);
+		pl.conn = db_connect(pl.cfg->database_url, "sms-orchestrator pipeline");
+		if (!pl.conn)
+			return false;
+	}
+	if (pl.sub)
+		return true;
+	if (!bus_connected() || (pl.cfg->nats_provision && bus_provision() != 0))
+		return false;
+	jsSubOptions so;
+	jsSubOptions_Init(&so);
+	so.Stream = BUS_OUTBOUND_STREAM;
+	so.Consumer = BUS_PIPELINE_CONSUMER;
+	jsErrCode jerr = 0;
+	natsStatus s = js_PullSubscribe(&pl.sub, pl.js, "sms.outbound.>", BUS_PIPELINE_CONSUMER, NULL, &so, &jerr);
+	if (s != NATS_OK) {
+		log_warn("pipeline: cannot bind to the consumer yet", "error", natsStatus_GetText(s));
+		pl.sub = NULL;
+		return false;
+	}
+	log_info("pipeline consuming", "stream", BUS_OUTBOUND_STREAM, "consumer", BUS_PIPELINE_CONSUMER);
+	return true;
+}
+
+static void nap(int64_t ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static void *pipeline_main(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&pl.stopping)) {
+		if (!ensure_ready()) {
+			nap(RECONNECT_MS);
+			continue;
+		}
+		if (pipeline_breaker() != BREAKER_CLOSED) {
+			if (mono_ms() >= pl.probe_at_ms)
+				probe();
+			else
+				nap(50);
+			continue;
+		}
+		natsMsgList list = { 0 };
+		jsErrCode jerr = 0;
+		natsStatus s = natsSubscription_Fetch(&list, pl.sub, PIPELINE_BATCH, FETCH_WAIT_MS, &jerr);
+		if (s == NATS_OK && list.Count > 0)
+			process(&list);
+		else if (s != NATS_TIMEOUT && s != NATS_OK)
+			nap(RECONNECT_MS);
+		natsMsgList_Destroy(&list);
+	}
+	return NULL;
+}
+
+int pipeline_start(const struct config *cfg)
+{
+	pl.cfg = cfg;
+	pl.routing = routing_start(cfg->routing_addr, cfg->routing_timeout_ms);
+	if (!pl.routing)
+		return -1;
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	if (natsConnection_JetStream(&pl.js, bus_connection(), &jo) != NATS_OK) {
+		routing_stop(pl.routing);
+		return -1;
+	}
+	breaker_set(BREAKER_CLOSED);
+	atomic_store(&pl.stopping, false);
+	if (pthread_create(&pl.thread, NULL, pipeline_main, NULL) != 0)
+		return -1;
+	atomic_store(&pl.running, true);
+	return 0;
+}
+
+void pipeline_stop(void)
+{
+	if (!atomic_load(&pl.running))
+		return;
+	atomic_store(&pl.stopping, true);
+	pthread_join(pl.thread, NULL);
+	atomic_store(&pl.running, false);
+	if (pl.sub) {
+		natsSubscription_Unsubscribe(pl.sub); /* the durable stays; only this binding goes */
+		natsSubscription_Destroy(pl.sub);
+		pl.sub = NULL;
+	}
+	jsCtx_Destroy(pl.js);
+	pl.js = NULL;
+	routing_stop(pl.routing);
+	pl.routing = NULL;
+	PQfinish(pl.conn);
+	pl.conn = NULL;
+}

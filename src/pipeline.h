@@ -1,0 +1,32 @@
+/*
+ * The pipeline (a role of serve): consumes sms.outbound.request and
+ * sms.outbound.retry through the durable pull consumer
+ * orchestrator-pipeline and runs the five stages of domain.md on each
+ * message (sql/060_pipeline.sql holds the database side).
+ *
+ * A batch at a time: fetch (at most PIPELINE_BATCH, every message handled
+ * before the next fetch: nats.c 3.4.1 trap 4), prepare in one statement
+ * (skip / EXPIRED / REJECTED / to route), route all concurrently, apply the
+ * outcomes in one transaction, and only then acknowledge.
+ *
+ * Circuit breaker: after BREAKER_THRESHOLD consecutive transient routing
+ * failures it opens and the pipeline stops fetching; a transient failure
+ * while it is open is not the message's fault, so the message is not
+ * charged an attempt (negative acknowledgement with a delay, it stays
+ * QUEUED). Every second a synthetic probe call tests the engine; when it
+ * answers, the breaker closes.
+ */
+#ifndef ORCH_PIPELINE_H
+#define ORCH_PIPELINE_H
+
+struct config;
+
+enum breaker_state { BREAKER_CLOSED = 0, BREAKER_OPEN = 1, BREAKER_HALF_OPEN = 2 };
+
+int pipeline_start(const struct config *cfg) __attribute__((warn_unused_result));
+/* Finishes the batch in hand (acknowledging what it applied) and stops. */
+void pipeline_stop(void);
+enum breaker_state pipeline_breaker(void);
+const char *breaker_name(enum breaker_state s);
+
+#endif

@@ -1,0 +1,129 @@
+/* The retry scheduler thread (see scheduler.h). */
+#include "scheduler.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "db.h"
+#include "lib/log.h"
+#include "metrics.h"
+#include "relay.h"
+#include "lib/banned.h"
+
+#define MAX_SLEEP_MS 1000
+#define BATCH "200"
+
+static struct {
+	const struct config *cfg;
+	pthread_t thread;
+	atomic_bool running, stopping;
+	int wake_fd;
+	PGconn *conn;
+} sch = { .wake_fd = -1 };
+
+void scheduler_wake(void)
+{
+	if (!atomic_load(&sch.running))
+		return;
+	uint64_t one = 1;
+	ssize_t unused = write(sch.wake_fd, &one, sizeof(one));
+	(void)unused;
+}
+
+static void sleep_until_due(int timeout_ms)
+{
+	struct pollfd fds[2] = { { .fd = sch.wake_fd, .events = POLLIN }, { .fd = sch.conn ? PQsocket(sch.conn) : -1, .events = POLLIN } };
+	if (poll(fds, 2, timeout_ms) <= 0)
+		return;
+	if (fds[0].revents & POLLIN) {
+		uint64_t n;
+		ssize_t unused = read(sch.wake_fd, &n, sizeof(n));
+		(void)unused;
+	}
+	if (sch.conn && (fds[1].revents & POLLIN) && PQconsumeInput(sch.conn)) {
+		PGnotify *n;
+		while ((n = PQnotifies(sch.conn)) != NULL)
+			PQfreemem(n);
+	}
+}
+
+/* One pass: requeue what is due; returns ms until the next one is due (capped), -1 on error. */
+static int pass(void)
+{
+	PGresult *res = PQexec(sch.conn, "SELECT orch.retry_due(" BATCH "), "
+					 "ceil(greatest(0, extract(epoch FROM orch.next_retry_at() - clock_timestamp()) * 1000))");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_error("scheduler: pass failed", "error", db_result_error(res));
+		PQclear(res);
+		return -1;
+	}
+	int n = atoi(PQgetvalue(res, 0, 0));
+	int wait = PQgetisnull(res, 0, 1) ? MAX_SLEEP_MS : atoi(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (n > 0) {
+		metrics_inc(M_RETRIES_REQUEUED, (uint64_t)n);
+		relay_wake();
+	}
+	if (n == atoi(BATCH))
+		return 0;
+	return wait > MAX_SLEEP_MS ? MAX_SLEEP_MS : wait;
+}
+
+static void *scheduler_main(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&sch.stopping)) {
+		if (!sch.conn || PQstatus(sch.conn) != CONNECTION_OK) {
+			PQfinish(sch.conn);
+			sch.conn = db_connect(sch.cfg->database_url, "sms-orchestrator scheduler");
+			if (sch.conn && db_exec(sch.conn, "LISTEN orch_retry", "listen")) {
+				PQfinish(sch.conn);
+				sch.conn = NULL;
+			}
+			if (!sch.conn) {
+				sleep_until_due(MAX_SLEEP_MS);
+				continue;
+			}
+		}
+		int wait = pass();
+		if (wait != 0)
+			sleep_until_due(wait < 0 ? MAX_SLEEP_MS : wait);
+	}
+	return NULL;
+}
+
+int scheduler_start(const struct config *cfg)
+{
+	sch.cfg = cfg;
+	sch.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (sch.wake_fd < 0)
+		return -1;
+	atomic_store(&sch.stopping, false);
+	atomic_store(&sch.running, true);
+	if (pthread_create(&sch.thread, NULL, scheduler_main, NULL) != 0) {
+		atomic_store(&sch.running, false);
+		return -1;
+	}
+	return 0;
+}
+
+void scheduler_stop(void)
+{
+	if (!atomic_load(&sch.running))
+		return;
+	atomic_store(&sch.stopping, true);
+	scheduler_wake();
+	pthread_join(sch.thread, NULL);
+	atomic_store(&sch.running, false);
+	PQfinish(sch.conn);
+	sch.conn = NULL;
+	close(sch.wake_fd);
+	sch.wake_fd = -1;
+}
