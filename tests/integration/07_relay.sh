@@ -91,15 +91,17 @@ is "$(stream SMS_OUTBOUND | jq -r --arg id "$crash_id" 'select(.headers["Orch-Me
 
 # Two relays on one database: no row in a stream twice.
 nats_stop
-for i in $(seq 1 300); do send $A-two "$MSG" >/dev/null; done
+items=$(for i in $(seq 1 100); do printf '%s{"to":"+14155550100","from":"ACME","body":"two relays %d"}' "$([ "$i" -gt 1 ] && echo ,)" "$i"; done)
+for i in $(seq 1 30); do bulk $A-two "{\"messages\":[$items]}" >/dev/null; done
+is "$(pending_rows)" 6000 "NATS down: 3000 messages (6000 outbox rows) wait in the outbox"
 second_port=$((${ORCH_HTTP_LISTEN##*:} + 1))
-env ORCH_HTTP_LISTEN="127.0.0.1:$second_port" ORCH_RELAY_BATCH=20 ORCH_ROLES=http,relay "$ORCH_BIN" serve >"$T_TMP/serve2.log" 2>&1 &
+env ORCH_HTTP_LISTEN="127.0.0.1:$second_port" ORCH_RELAY_BATCH=10 ORCH_ROLES=http,relay "$ORCH_BIN" serve >"$T_TMP/serve2.log" 2>&1 &
 second=$!
 stop_serve
-start_serve ORCH_RELAY_BATCH=20 ORCH_ROLES=http,relay || exit 1
+start_serve ORCH_RELAY_BATCH=10 ORCH_ROLES=http,relay || exit 1
 ok "two serve processes are running" kill -0 "$second"
 nats_start
-wait_for "two relays drain the outbox" 20 no_pending
+wait_for "two relays drain the outbox" 60 no_pending
 check_exactly_once SMS_OUTBOUND "LIKE 'sms.outbound.%'" "two relays: SMS_OUTBOUND holds each row exactly once"
 check_exactly_once SMS_EVENTS "= 'sms.events.status'" "two relays: SMS_EVENTS holds each row exactly once"
 p1=$(curl -s "$BASE_URL/metrics" | awk '/^orch_relay_published_total/ {print $2}')

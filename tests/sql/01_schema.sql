@@ -25,6 +25,7 @@ SELECT col_is_pk('orch', 'idempotency_keys', ARRAY['account_id', 'idem_key'], 'i
 SELECT has_index('orch', 'outbox', 'outbox_pending', 'pending outbox rows in id order are indexed');
 SELECT is((SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = 'orch.outbox_pending'::regclass),
           '(published_at IS NULL)', 'the pending index covers only unpublished rows');
+SELECT has_index('orch', 'outbox', 'outbox_pending_operator_unstamped', 'pending operator rows to stamp are indexed');
 SELECT has_index('orch', 'sms_messages', 'sms_messages_retry_due', 'due retries are indexed');
 SELECT has_index('orch', 'sms_messages', 'sms_messages_status_created', 'messages by status and age are indexed');
 SELECT has_index('orch', 'sms_messages', 'sms_messages_open_by_age', 'open messages by age are indexed');
