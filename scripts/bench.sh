@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# `make bench`: how many accepted messages per second, and how fast the outbox
-# relay moves them to NATS JetStream, in one run on this machine.
+# `make bench`: how many accepted messages per second, how fast the outbox
+# relay moves them to NATS JetStream, and how fast and how soon the pipeline
+# and the relay take them on to SUBMITTED, in one run on this machine.
 #
 #   scripts/bench.sh path/to/sms-orchestrator
 #
 # Starts the local `run` stack (durable PostgreSQL: fsync and synchronous_commit
-# on; NATS with JetStream) and `serve` (its outbox relay publishes to NATS all
-# along, also during a-c), then five phases, each from empty tables (TRUNCATE
-# and CHECKPOINT before each):
+# on; NATS with JetStream; the stand-in routing engine) and `serve` with its
+# default roles (http,relay,pipeline,scheduler,reconciler: the outbox relay
+# publishes to NATS and the pipeline routes what was accepted all along, also
+# during a-e), then seven phases, each from empty tables and an empty
+# SMS_OUTBOUND stream (TRUNCATE, stream purge and CHECKPOINT before each, so
+# the pipeline never works through an earlier phase's leftovers):
 #   a  pgbench: the database floor. One orch.accept() call per transaction with
 #      one message and an Idempotency-Key (idempotency row, message, history
 #      row, 2 outbox rows), fresh UUIDs each time; 64 clients, 2 threads.
@@ -28,17 +32,40 @@
 #      row, p50 and p99 by percentile_cont. created_at is the accept
 #      transaction's start, so this includes the accept's own latency up to the
 #      commit: an upper bound of 202 -> ack.
+#   With the pipeline active (since it exists), d counts only the rows the
+#   fill wrote (outbox id <= the fill's last): the pipeline's own rows
+#   (ROUTED and SUBMITTED status events, smpp.operator.* rows) come after
+#   them in id order and are not part of the drain; they do compete for the
+#   relay and the database during d and e.
+#   f  end to end, accept -> SUBMITTED: the routing-engine stand-in reset
+#      (answers at once), wrk POST /v1/sms/send paced as in e at half of
+#      phase b's rate; per message accepted in the phase, the `at` of its
+#      SUBMITTED row in orch.sms_status_history - the message's created_at,
+#      p50, p95 and p99 by percentile_cont, after waiting up to
+#      BENCH_SUBMIT_WAIT s after the load for all to be SUBMITTED (those that
+#      are not are reported by status). Budget (seed): P95 500 ms; aim p99 < 50 ms.
+#   g  drain rate of a backlog: serve restarted with ORCH_ROLES=http,relay,
+#      scheduler (no pipeline), BENCH_DRAIN_MESSAGES (default 50000, rounded
+#      up to 400s) messages accepted by pgbench as in d (the relay publishes
+#      them: they wait in the stream for the pipeline), that serve stopped
+#      once no outbox row is pending, serve started with the default roles;
+#      messages/s = messages / seconds from that start until all are SUBMITTED
+#      (polled every 200 ms), or, after BENCH_DRAIN_CAP s (default 120), the
+#      SUBMITTED so far / the cap, with a note.
 # and prints messages/s (d: outbox rows/s), p50 and p99 for each, the ratios
 # b/a and c/a, whether the relay keeps up with the accept path (rows/s >= 2 x
-# phase b messages/s) and whether phase e's p99 is under 50 ms; the table is
-# also written to .run/bench/summary.txt. Raw outputs and the serve log are
-# under .run/bench/.
+# phase b messages/s), whether phase e's p99 is under 50 ms and phase f's
+# P95 within 500 ms and p99 under 50 ms; the table is also written to
+# .run/bench/summary.txt. Raw outputs and the serve log (all serve runs,
+# appended) are under .run/bench/.
 #
 # Exits non-zero when a phase fails: pgbench errors or failed transactions,
 # more than 1% non-202 answers or socket errors in a wrk phase, serve dying,
 # rows still unpublished BENCH_RELAY_TIMEOUT s after NATS is back (d) or the
-# load ended (e). A relay that does not keep up or a p99 over 50 ms is
-# reported, not a failure.
+# load ended (e, g's fill), the routing engine not answering its reset (f), a
+# failed fill (g). A relay that does not keep up, a p99 over 50 ms, messages
+# not SUBMITTED in time (f) or a drain cut at the cap (g) are reported, not
+# failures.
 #
 # Settings (environment):
 #   BENCH_SECONDS       length of each phase (default 15)
@@ -50,6 +77,9 @@
 #                       phase d (default 20000, rounded up to 400s)
 #   BENCH_PACED_CONNS   wrk connections in phase e (default 16)
 #   BENCH_RELAY_TIMEOUT seconds to wait for the outbox to drain (default 120)
+#   BENCH_SUBMIT_WAIT   seconds to wait after f's load for all to be SUBMITTED (default 30)
+#   BENCH_DRAIN_MESSAGES backlog size in phase g (default 50000, rounded up to 400s)
+#   BENCH_DRAIN_CAP     longest drain timed in phase g, seconds (default 120)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -67,6 +97,10 @@ MAX_ERROR_PCT=${BENCH_MAX_ERROR_PCT:-1}
 RELAY_MESSAGES=${BENCH_RELAY_MESSAGES:-20000}
 PACED_CONNS=${BENCH_PACED_CONNS:-16}
 RELAY_TIMEOUT=${BENCH_RELAY_TIMEOUT:-120}
+SUBMIT_WAIT=${BENCH_SUBMIT_WAIT:-30}
+DRAIN_MESSAGES=${BENCH_DRAIN_MESSAGES:-50000}
+DRAIN_CAP=${BENCH_DRAIN_CAP:-120}
+DRAIN_FILL_ROLES=http,relay,scheduler
 WRK_TIMEOUT=5s
 
 PROFILE=run
@@ -80,7 +114,7 @@ PGBIN=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
 
-for tool in "$PGBIN/pgbench" "$PGBIN/psql" wrk curl awk sort; do
+for tool in "$PGBIN/pgbench" "$PGBIN/psql" wrk curl awk sort jq; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (make deps)"
 done
 for f in accept.pgbench send.lua bulk.lua relay_fill.pgbench paced.lua; do
@@ -141,17 +175,33 @@ psql_q -c 'SELECT 1' >/dev/null || die "cannot connect to PostgreSQL at $PGHOST:
 
 # The relay may fall behind the accept path (phase c) and is held back on
 # purpose in phase d, so lift load shedding out of the way.
-say "starting serve (ORCH_HTTP_THREADS=$HTTP_THREADS), log in .run/bench/serve.log"
-ORCH_MAX_BACKLOG=1000000000 ORCH_HTTP_THREADS=$HTTP_THREADS \
-	"$BIN" serve </dev/null >"$OUT/serve.log" 2>&1 &
-echo $! >"$SERVE_PID"
-serve_alive() { kill -0 "$(cat "$SERVE_PID")" 2>/dev/null; }
-for ((i = 0; i < 300; i++)); do
-	curl -sf -o /dev/null "$URL/healthz" && break
-	serve_alive || { tail -20 "$OUT/serve.log" >&2; die "serve exited during start"; }
-	sleep 0.1
-done
-curl -sf -o /dev/null "$URL/healthz" || { tail -20 "$OUT/serve.log" >&2; die "serve did not answer /healthz within 30 s"; }
+# start_serve [ROLES]: serve in the background (ROLES: ORCH_ROLES; none: the
+# default roles), its output appended to .run/bench/serve.log.
+start_serve() {
+	local roles=${1:-}
+	printf 'bench: %s serve started, roles %s\n' "$(date -u +%H:%M:%S)" "${roles:-default}" >>"$OUT/serve.log"
+	env -u ORCH_ROLES ${roles:+ORCH_ROLES=$roles} ORCH_MAX_BACKLOG=1000000000 ORCH_HTTP_THREADS="$HTTP_THREADS" \
+		"$BIN" serve </dev/null >>"$OUT/serve.log" 2>&1 &
+	echo $! >"$SERVE_PID"
+}
+serve_alive() { kill -0 "$(cat "$SERVE_PID" 2>/dev/null)" 2>/dev/null; }
+# wait_serve: 0 once /healthz answers; 1 (with the log's tail) when serve exits or 30 s pass.
+wait_serve() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		curl -sf -o /dev/null "$URL/healthz" && return 0
+		serve_alive || { tail -20 "$OUT/serve.log" >&2; say "serve exited during start"; return 1; }
+		sleep 0.1
+	done
+	curl -sf -o /dev/null "$URL/healthz" && return 0
+	tail -20 "$OUT/serve.log" >&2
+	say "serve did not answer /healthz within 30 s"
+	return 1
+}
+say "starting serve (ORCH_HTTP_THREADS=$HTTP_THREADS, default roles), log in .run/bench/serve.log"
+: >"$OUT/serve.log"
+start_serve
+wait_serve || die "serve did not start"
 
 # One request of each kind first, so a broken accept path fails here with its answer.
 bulk_body() {
@@ -176,9 +226,55 @@ probe() { # path body
 probe /v1/sms/send '{"to":"+14155550100","from":"ACME","body":"bench message"}'
 probe /v1/sms/bulk "$(bulk_body)"
 
+# nats_request SUBJECT PAYLOAD: one NATS request (the JetStream API) over the
+# plain protocol; the reply's payload on stdout, status 1 when none within 5 s.
+NATS_PORT=${ORCH_NATS_URL##*:}
+nats_request() {
+	local subject=$1 payload=$2 fd line inbox="_INBOX.bench.$$.$RANDOM" rc=1 i
+	exec {fd}<>"/dev/tcp/127.0.0.1/$NATS_PORT" || return 1
+	printf 'CONNECT {"verbose":false,"pedantic":false}\r\nSUB %s 1\r\nPUB %s %s %d\r\n%s\r\nPING\r\n' \
+		"$inbox" "$subject" "$inbox" "${#payload}" "$payload" >&"$fd"
+	for ((i = 0; i < 100; i++)); do
+		IFS= read -r -t 5 line <&"$fd" || break
+		line=${line%$'\r'}
+		case $line in
+		PING) printf 'PONG\r\n' >&"$fd" ;;
+		MSG\ *) IFS= read -r -t 5 line <&"$fd" && { printf '%s\n' "${line%$'\r'}"; rc=0; }; break ;;
+		-ERR*) say "NATS: $line"; break ;;
+		esac
+	done
+	exec {fd}>&-
+	return $rc
+}
+# The pipeline's stream holds what earlier phases accepted (their messages
+# are gone with the TRUNCATE): purge it, so the pipeline starts each phase idle.
+purge_outbound() {
+	local reply
+	# shellcheck disable=SC2016 # $JS is part of the subject
+	reply=$(nats_request '$JS.API.STREAM.PURGE.SMS_OUTBOUND' '') || { say "warning: no answer to the SMS_OUTBOUND purge"; return 0; }
+	printf '%s' "$reply" | jq -e '.success == true' >/dev/null 2>&1 || say "warning: SMS_OUTBOUND purge: $reply"
+}
+# The pipeline consumer's backlog: messages not yet delivered + delivered and not acknowledged ("?" when unknown).
+consumer_backlog() {
+	# shellcheck disable=SC2016 # $JS is part of the subject
+	nats_request '$JS.API.CONSUMER.INFO.SMS_OUTBOUND.orchestrator-pipeline' '' 2>/dev/null |
+		jq -r 'if .num_pending != null then .num_pending + .num_ack_pending else "?" end' 2>/dev/null || echo '?'
+}
 reset_state() {
-	psql_q -c 'TRUNCATE orch.sms_messages, orch.sms_status_history, orch.outbox, orch.idempotency_keys CASCADE' \
-		-c 'CHECKPOINT' >/dev/null
+	local try
+	# The relay and the pipeline take these tables' locks in other orders than the TRUNCATE, so it can
+	# deadlock with a relay or pipeline transaction; with a lock_timeout under deadlock_timeout (1 s)
+	# the TRUNCATE gives up first (not serve's transaction) and is tried again.
+	for ((try = 1; ; try++)); do
+		psql_q -c "SET lock_timeout = '300ms'" \
+			-c 'TRUNCATE orch.sms_messages, orch.sms_status_history, orch.outbox, orch.idempotency_keys CASCADE' \
+			>/dev/null 2>"$OUT/truncate.err" && break
+		[ "$try" -lt 50 ] || { cat "$OUT/truncate.err" >&2; die "TRUNCATE failed $try times"; }
+		sleep 0.1
+	done
+	rm -f "$OUT/truncate.err"
+	purge_outbound
+	psql_q -c 'CHECKPOINT' >/dev/null
 	# The idempotency fast path's Redis entries too (keys are unique anyway; this keeps memory equal).
 	redis-cli -h 127.0.0.1 -p "$REDIS_PORT" FLUSHDB >/dev/null 2>&1 || true
 }
@@ -260,7 +356,8 @@ now_s() { date +%s.%N; }
 nats_pid() { cat "$RUN/nats.pid" 2>/dev/null || true; }
 # alive PID: running and not a zombie (nats-server is not our child; its reaper may be slow).
 pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo Z)" != Z ]; }
-pending_rows() { psql_q -c 'SELECT count(*) FROM orch.outbox WHERE published_at IS NULL'; }
+# pending_rows [MAX_ID]: unpublished outbox rows (with MAX_ID: those with id <= MAX_ID only).
+pending_rows() { psql_q -c "SELECT count(*) FROM orch.outbox WHERE published_at IS NULL${1:+ AND id <= $1}"; }
 # The relay's counters from serve's /metrics: "batches rows-published batch-seconds" (sums so far).
 relay_metrics() {
 	curl -sf "$URL/metrics" 2>/dev/null | awk '
@@ -292,7 +389,7 @@ D_MSGS=$((D_TX_PER_CLIENT * D_CLIENTS * D_MSGS_PER_TX))
 D_ROWS=$((2 * D_MSGS))
 MPS[d]=0 P50[d]=nan P99[d]=nan NOTE[d]="not run"
 phase_d() {
-	local rc=0 pending t0 t1 i secs stats first_s span_s drain_rps m0
+	local rc=0 pending t0 t1 i secs stats first_s span_s drain_rps m0 maxid
 	say "phase d: relay drain: nats-server stopped, outbox filled with $D_MSGS messages ($D_ROWS rows), nats-server started, ORCH_RELAY_BATCH=$RELAY_BATCH"
 	reset_state
 	stop_nats || { fail "phase d: nats-server (pid $(nats_pid)) did not stop"; return 0; }
@@ -307,6 +404,8 @@ phase_d() {
 		NOTE[d]="fill failed"
 		return 0
 	fi
+	# The fill's rows; the pipeline's own rows (it routes what the relay publishes) come after them.
+	maxid=$(psql_q -c 'SELECT coalesce(max(id), 0) FROM orch.outbox')
 	m0=$(relay_metrics)
 	t0=$(now_s)
 	if ! "$ROOT/scripts/stack.sh" start "$PROFILE" >>"$OUT/stack.out" 2>&1; then
@@ -316,14 +415,14 @@ phase_d() {
 	fi
 	t1=
 	for ((i = 0; i < RELAY_TIMEOUT * 10; i++)); do
-		pending=$(pending_rows)
+		pending=$(pending_rows "$maxid")
 		[ "$pending" -eq 0 ] && { t1=$(now_s); break; }
 		sleep 0.1
 	done
 	# first and last acknowledgement, in seconds after nats-server was started
 	stats=$(psql_q -F ' ' -c "SELECT round((extract(epoch FROM min(published_at)) - $t0)::numeric, 3),
 	                                 round((extract(epoch FROM max(published_at) - min(published_at)))::numeric, 3)
-	                          FROM orch.outbox")
+	                          FROM orch.outbox WHERE id <= $maxid")
 	read -r first_s span_s <<<"$stats"
 	drain_rps=$(awk -v n="$D_ROWS" -v s="${span_s:-0}" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "n/a" }')
 	if [ -z "$t1" ]; then
@@ -393,14 +492,170 @@ phase_e() {
 }
 phase_e
 
+# ---------------------------------------------------------------- phase f: accept -> SUBMITTED latency
+routing_reset() { curl -sf -o /dev/null -X POST "$ORCH_ROUTING_CONTROL/control?reset=1"; }
+MPS[f]=0 P50[f]=nan P99[f]=nan NOTE[f]="not run"
+phase_f() {
+	local rate pace out=$OUT/wrk-e2e.out rc=0 line ok bad sockerr total i n nsub stats t_end p50 p99
+	rate=$(awk -v b="${MPS[b]}" 'BEGIN { printf "%.0f", b / 2 }')
+	if [ "$rate" -lt 1 ]; then
+		fail "phase f: no accept rate from phase b to pace at"
+		return 0
+	fi
+	pace=$(awk -v r="$rate" -v t="$WRK_THREADS" 'BEGIN { printf "%.4f", 1000 * t / r }')
+	F_TARGET=$rate
+	say "phase f: end to end accept -> SUBMITTED latency: wrk POST /v1/sms/send paced at $rate requests/s (half of phase b), -t$WRK_THREADS -c$PACED_CONNS -d${SECS}s"
+	if ! routing_reset; then
+		fail "phase f: the routing-engine stand-in did not take POST $ORCH_ROUTING_CONTROL/control?reset=1"
+		NOTE[f]="routing engine reset failed"
+		return 0
+	fi
+	reset_state
+	BENCH_RUN_TAG="$$-f-$(date +%s)" BENCH_PACE_MS=$pace BENCH_PACE_THREADS=$WRK_THREADS \
+		wrk -t"$WRK_THREADS" -c"$PACED_CONNS" -d"${SECS}s" --timeout "$WRK_TIMEOUT" --latency \
+		-s "$SCRIPTS/paced.lua" "$URL" >"$out" 2>&1 || rc=$?
+	t_end=$(now_s)
+	grep -E '^  (p50|202)|Requests/sec|Socket errors' "$out" >&2 || true
+	line=$(grep '^BENCH_RESULT ' "$out" | tail -1)
+	if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
+		tail -20 "$out" >&2
+		fail "phase f: wrk exited with status $rc (no result line)"
+		NOTE[f]="wrk failed"
+		return 0
+	fi
+	field() { printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+	total=$(field responses) ok=$(field ok) bad=$(field non202) sockerr=$(field sockerr)
+	MPS[f]=$(field ok_per_s) F_HTTP_P50=$(field p50_ms) F_HTTP_P99=$(field p99_ms)
+	if awk -v b="$((bad + sockerr))" -v t="$((total + sockerr))" -v m="$MAX_ERROR_PCT" \
+		'BEGIN { exit !(t == 0 || b * 100 > t * m) }'; then
+		fail "phase f: $bad non-202 answers ($(field codes)) and $sockerr socket errors out of $((total + sockerr)) requests (limit ${MAX_ERROR_PCT}%)"
+	fi
+	# Stragglers: up to SUBMIT_WAIT s after the load for every accepted message to be SUBMITTED.
+	for ((i = 0; i < SUBMIT_WAIT * 10; i++)); do
+		read -r n nsub <<<"$(psql_q -F ' ' -c "SELECT count(*), count(*) FILTER (WHERE status = 'SUBMITTED') FROM orch.sms_messages")"
+		[ "$nsub" -eq "$n" ] && break
+		sleep 0.1
+	done
+	F_WAIT=$(awk -v a="$t_end" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }')
+	ms() { echo "coalesce(round((percentile_cont($1) WITHIN GROUP (ORDER BY extract(epoch FROM h.at - m.created_at)))::numeric * 1000, 2)::text, 'nan')"; }
+	stats=$(psql_q -F ' ' -c "SELECT count(*), count(h.at), $(ms 0.5), $(ms 0.95), $(ms 0.99),
+	                                 coalesce(round((max(extract(epoch FROM h.at - m.created_at)) * 1000)::numeric, 2)::text, 'nan')
+	                          FROM orch.sms_messages m
+	                          LEFT JOIN orch.sms_status_history h ON h.message_id = m.id AND h.status = 'SUBMITTED'")
+	read -r n nsub p50 F_P95 p99 F_MAX <<<"$stats"
+	P50[f]=$p50 P99[f]=$p99
+	F_OTHERS=$(psql_q -c "SELECT coalesce(string_agg(status || '=' || c, ' ' ORDER BY status), '')
+	                      FROM (SELECT status, count(*) AS c FROM orch.sms_messages WHERE status <> 'SUBMITTED' GROUP BY status) s")
+	F_ROWS_PER_MSG=$(psql_q -c "SELECT CASE WHEN count(DISTINCT message_id) > 0
+	                                   THEN round(count(*)::numeric / count(DISTINCT message_id), 2)::text ELSE 'n/a' END
+	                            FROM orch.outbox WHERE message_id IS NOT NULL")
+	F_N=$n F_SUB=$nsub
+	NOTE[f]="202=$ok non202=$bad sockerr=$sockerr messages=$n submitted=$nsub"
+	[ "$n" -ge "$ok" ] || fail "phase f: $ok requests answered 202 but only $n messages are stored"
+	if [ "$nsub" -lt "$n" ]; then
+		NOTE[f]="${NOTE[f]} not-submitted[$F_OTHERS]"
+		say "  phase f: $((n - nsub)) of $n messages not SUBMITTED ${SUBMIT_WAIT} s after the load: $F_OTHERS"
+	fi
+	serve_alive || fail "phase f: serve is no longer running"
+}
+phase_f
+
+# ---------------------------------------------------------------- phase g: drain of a QUEUED backlog
+G_CLIENTS=4 G_MSGS_PER_TX=100
+G_TX_PER_CLIENT=$(((DRAIN_MESSAGES + G_MSGS_PER_TX * G_CLIENTS - 1) / (G_MSGS_PER_TX * G_CLIENTS)))
+G_MSGS=$((G_TX_PER_CLIENT * G_CLIENTS * G_MSGS_PER_TX))
+MPS[g]=0 P50[g]=nan P99[g]=nan NOTE[g]="not run" G_CAPPED=
+phase_g() {
+	local rc=0 n pending i t0 t1 now secs healthy='' submitted=0 backlog stats
+	say "phase g: drain of $G_MSGS QUEUED messages: serve with ORCH_ROLES=$DRAIN_FILL_ROLES, pgbench fill, relay publishes, serve restarted with the default roles; until all SUBMITTED (cap ${DRAIN_CAP} s)"
+	routing_reset || say "warning: the routing-engine stand-in did not take its reset"
+	reset_state
+	stop_serve
+	start_serve "$DRAIN_FILL_ROLES"
+	if ! wait_serve; then
+		fail "phase g: serve with ORCH_ROLES=$DRAIN_FILL_ROLES did not start"
+		NOTE[g]="serve ($DRAIN_FILL_ROLES) did not start"
+		start_serve; wait_serve || true
+		return 0
+	fi
+	(cd "$OUT/pgbench" && "$PGBIN/pgbench" -n -M prepared -c "$G_CLIENTS" -j 2 -t "$G_TX_PER_CLIENT" \
+		-D size="$G_MSGS_PER_TX" -f "$SCRIPTS/relay_fill.pgbench") >"$OUT/pgbench-drain-fill.out" 2>&1 || rc=$?
+	grep -E '^(tps|latency average|number of failed)' "$OUT/pgbench-drain-fill.out" | sed 's/^/  fill: /' >&2 || true
+	n=$(count_messages)
+	if [ "$rc" -ne 0 ] || [ "$n" -ne "$G_MSGS" ]; then
+		tail -20 "$OUT/pgbench-drain-fill.out" >&2
+		fail "phase g: filling: pgbench status $rc, $n messages (expected $G_MSGS)"
+		NOTE[g]="fill failed"
+		stop_serve; start_serve; wait_serve || true
+		return 0
+	fi
+	t0=$(now_s)
+	for ((i = 0; i < RELAY_TIMEOUT * 10; i++)); do
+		pending=$(pending_rows)
+		[ "$pending" -eq 0 ] && break
+		sleep 0.1
+	done
+	G_PUBLISH_S=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }')
+	if [ "$pending" -ne 0 ]; then
+		fail "phase g: $pending outbox rows still unpublished ${RELAY_TIMEOUT} s after the fill"
+		NOTE[g]="relay did not publish the fill"
+		stop_serve; start_serve; wait_serve || true
+		return 0
+	fi
+	stop_serve
+	backlog=$(consumer_backlog)
+	G_BACKLOG=$backlog
+	say "  $G_MSGS messages accepted and published (relay done ${G_PUBLISH_S} s after the fill); pipeline consumer backlog $backlog; starting serve with the default roles"
+	t0=$(now_s)
+	start_serve
+	t1=
+	while :; do
+		sleep 0.2
+		now=$(now_s)
+		if [ -z "$healthy" ] && curl -sf -m 0.2 -o /dev/null "$URL/healthz"; then
+			healthy=$(awk -v a="$t0" -v b="$now" 'BEGIN { printf "%.2f", b - a }')
+		fi
+		submitted=$(psql_q -c "SELECT count(*) FROM orch.sms_messages WHERE status = 'SUBMITTED'")
+		now=$(now_s)
+		[ "$submitted" -ge "$G_MSGS" ] && { t1=$now; break; }
+		serve_alive || break
+		awk -v a="$t0" -v b="$now" -v c="$DRAIN_CAP" 'BEGIN { exit !(b - a >= c) }' && break
+	done
+	secs=$(awk -v a="$t0" -v b="$now" 'BEGIN { printf "%.2f", b - a }')
+	MPS[g]=$(awk -v n="$submitted" -v s="$secs" 'BEGIN { printf "%.1f", (s > 0 ? n / s : 0) }')
+	G_SECS=$secs G_SUB=$submitted G_HEALTHY=${healthy:-n/a}
+	stats=$(psql_q -F ' ' -c "SELECT coalesce(round((extract(epoch FROM min(at)) - $t0)::numeric, 2)::text, 'n/a'),
+	                                 coalesce(round((extract(epoch FROM max(at)) - $t0)::numeric, 2)::text, 'n/a')
+	                          FROM orch.sms_status_history WHERE status = 'SUBMITTED'")
+	read -r G_FIRST G_LAST <<<"$stats"
+	G_OTHERS=$(psql_q -c "SELECT coalesce(string_agg(status || '=' || c, ' ' ORDER BY status), '')
+	                      FROM (SELECT status, count(*) AS c FROM orch.sms_messages WHERE status <> 'SUBMITTED' GROUP BY status) s")
+	if ! serve_alive; then
+		fail "phase g: serve (default roles) is no longer running"
+		NOTE[g]="serve died; $submitted of $G_MSGS SUBMITTED after ${secs}s"
+		return 0
+	fi
+	if [ -n "$t1" ]; then
+		NOTE[g]="messages=$G_MSGS submitted=$submitted in ${secs}s"
+		G_CAPPED=
+	else
+		NOTE[g]="messages=$G_MSGS submitted=$submitted at the ${DRAIN_CAP}s cap [$G_OTHERS]"
+		G_CAPPED=1
+	fi
+	say "  $submitted of $G_MSGS SUBMITTED ${secs} s after serve start: ${MPS[g]} messages/s (healthz at +$G_HEALTHY s; first SUBMITTED at +$G_FIRST s, last at +$G_LAST s)${G_CAPPED:+, cut at the ${DRAIN_CAP} s cap}"
+}
+phase_g
+
 # ---------------------------------------------------------------- summary
 serve_errors=$(grep -c '"level":"error"' "$OUT/serve.log" || true)
 serve_warns=$(grep -c '"level":"warn"' "$OUT/serve.log" || true)
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; else print "n/a" }'; }
 {
-	echo "sms-orchestrator accept + relay benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty')"
+	echo "sms-orchestrator accept + relay + pipeline benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty')"
 	echo "PostgreSQL durable (fsync, synchronous_commit on); ${SECS} s per phase; tables truncated + CHECKPOINT before each;"
 	echo "serve: ORCH_HTTP_THREADS=$HTTP_THREADS, ORCH_MAX_BACKLOG=1000000000, ORCH_RELAY_BATCH=$RELAY_BATCH (relay publishing during a-c too);"
+	echo "serve roles: default (http,relay,pipeline,scheduler,reconciler) in a-f and g's drain, the pipeline routing what"
+	echo "a-e accept too (routing-engine stand-in answering at once); g's fill with ORCH_ROLES=$DRAIN_FILL_ROLES;"
 	echo "wrk, serve, PostgreSQL, Redis and nats-server share the cores."
 	echo
 	printf '%-52s %6s %12s %9s %9s\n' "phase" "conc" "messages/s" "p50 ms" "p99 ms"
@@ -410,12 +665,15 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "c wrk POST /v1/sms/bulk, $BULK_SIZE msgs + key per request" "$BULK_CONNS" "${MPS[c]}" "${P50[c]}" "${P99[c]}"
 	printf '%-52s %6s %12.0f %9s %9s\n' "d relay drain of $D_ROWS outbox rows: ROWS/s" "1" "${MPS[d]}" "-" "-"
 	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "e send paced at b/2: latency accept -> JetStream ack" "$PACED_CONNS" "${MPS[e]}" "${P50[e]}" "${P99[e]}"
+	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "f send paced at b/2: latency accept -> SUBMITTED" "$PACED_CONNS" "${MPS[f]}" "${P50[f]}" "${P99[f]}"
+	printf '%-52s %6s %12.0f %9s %9s\n' "g drain of $G_MSGS QUEUED messages to SUBMITTED" "1" "${MPS[g]}" "-" "-"
 	echo
 	echo "ratio b/a (messages/s): $(ratio "${MPS[b]}" "${MPS[a]}")    ratio c/a: $(ratio "${MPS[c]}" "${MPS[a]}")"
-	echo "latency: a per transaction (pgbench log), b and c per HTTP request (wrk), e per message from the database"
-	echo "  (published_at - created_at of its sms.outbound.request outbox row; created_at is the accept transaction's"
-	echo "  start, so this includes the accept's own latency up to the commit: an upper bound of 202 -> ack)"
-	echo "checks: a ${NOTE[a]}; b ${NOTE[b]}; c ${NOTE[c]}; d ${NOTE[d]}; e ${NOTE[e]}"
+	echo "latency: a per transaction (pgbench log), b and c per HTTP request (wrk), e and f per message from the database"
+	echo "  (e: published_at - created_at of its sms.outbound.request outbox row; f: at of its SUBMITTED history row -"
+	echo "  created_at of the message; created_at is the accept transaction's start, so both include the accept's own"
+	echo "  latency up to the commit: an upper bound of 202 -> ack / 202 -> SUBMITTED)"
+	echo "checks: a ${NOTE[a]}; b ${NOTE[b]}; c ${NOTE[c]}; d ${NOTE[d]}; e ${NOTE[e]}; f ${NOTE[f]}; g ${NOTE[g]}"
 	if [ "${MPS[d]%.*}" -gt 0 ]; then
 		need_b=$(awk -v b="${MPS[b]}" 'BEGIN { printf "%.0f", 2 * b }')
 		need_c=$(awk -v c="${MPS[c]}" 'BEGIN { printf "%.0f", 2 * c }')
@@ -425,6 +683,7 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 		printf '  bulk (phase c, %.0f messages/s) would need %s rows/s (relay/needed = %s)\n' "${MPS[c]}" "$need_c" "$(ratio "${MPS[d]}" "$need_c")"
 		echo "  d: ${D_SECS} s from nats-server start to an empty outbox (polled every 100 ms); first ack at +${D_FIRST} s,"
 		echo "  first to last ack ${D_SPAN} s = ${D_DRAIN_RPS} rows/s (relay alone, without NATS start and reconnect); $D_BATCHES"
+		echo "  d counts the fill's rows only; the pipeline was routing the published requests meanwhile (its rows not counted)"
 	else
 		echo "relay vs accept: no relay rate (phase d failed)"
 	fi
@@ -435,6 +694,27 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 		echo "  (HTTP latency of the same requests, wrk: p50 $E_HTTP_P50 ms, p99 $E_HTTP_P99 ms); $E_BATCHES"
 	else
 		echo "accept -> ack: no latency (phase e failed)"
+	fi
+	echo "  (e ran with the pipeline active: the relay also published the pipeline's ROUTED/SUBMITTED rows meanwhile)"
+	if [ "${P99[f]}" != nan ]; then
+		printf 'accept -> SUBMITTED at %.0f requests/s offered (target %s = b/2, %s connections): p50 %s ms, p95 %s ms, p99 %s ms (max %s ms);\n' \
+			"${MPS[f]}" "$F_TARGET" "$PACED_CONNS" "${P50[f]}" "$F_P95" "${P99[f]}" "$F_MAX"
+		printf '  seed budget P95 500 ms: %s; aim p99 < 50 ms: %s; %s of %s messages SUBMITTED (%s s after the load ended)%s\n' \
+			"$(awk -v p="$F_P95" 'BEGIN { print (p <= 500) ? "WITHIN" : "OVER" }')" \
+			"$(awk -v p="${P99[f]}" 'BEGIN { print (p < 50) ? "YES" : "NO" }')" "$F_SUB" "$F_N" "$F_WAIT" \
+			"$([ "$F_SUB" -lt "$F_N" ] && echo "; NOT SUBMITTED after ${SUBMIT_WAIT} s: $F_OTHERS")"
+		echo "  (HTTP latency of the same requests, wrk: p50 $F_HTTP_P50 ms, p99 $F_HTTP_P99 ms); $F_ROWS_PER_MSG outbox rows per message end to end"
+	else
+		echo "accept -> SUBMITTED: no latency (phase f failed or nothing SUBMITTED: ${NOTE[f]})"
+	fi
+	if [ "${MPS[g]%.*}" -gt 0 ]; then
+		printf 'backlog drain: %s of %s QUEUED messages SUBMITTED in %s s from serve start = %.0f messages/s%s;\n' \
+			"$G_SUB" "$G_MSGS" "$G_SECS" "${MPS[g]}" \
+			"$([ -n "$G_CAPPED" ] && echo " (NOTE: cut at the ${DRAIN_CAP} s cap; rate so far; not SUBMITTED: $G_OTHERS)")"
+		echo "  healthz at +$G_HEALTHY s, first SUBMITTED at +$G_FIRST s, last at +$G_LAST s; fill published by the relay in"
+		echo "  ${G_PUBLISH_S} s with the pipeline off; pipeline consumer backlog at the restart: $G_BACKLOG"
+	else
+		echo "backlog drain: no rate (phase g failed)"
 	fi
 	echo "serve log: $serve_errors error line(s), $serve_warns warn line(s) (.run/bench/serve.log)"
 	if [ "${#failures[@]}" -gt 0 ]; then

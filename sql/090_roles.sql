@@ -48,6 +48,8 @@ GRANT EXECUTE ON FUNCTION
     orch.pipeline_apply(uuid[], text[], text[], text[], text[], text[], timestamptz[]),
     orch.retry_due(integer),
     orch.next_retry_at(),
+    orch.reconcile(boolean, interval, interval, integer),
+    orch.idempotency_purge(integer),
     orch.stuck_messages(interval),
     orch.iso_time(timestamptz)
 TO orch_app;

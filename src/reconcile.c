@@ -1,27 +1,124 @@
-/*
- * The reconcile subcommand. The repair pass of domain.md (stuck ROUTED,
- * QUEUED without progress, overdue retries, expiry, purges) is not built
- * yet: until it is, the command says so and exits non-zero, so a cron job
- * never mistakes it for a pass that ran.
- */
+/* Reconciliation: the cron command and the serve role (see reconcile.h). */
 #include "reconcile.h"
 
+#include <json-c/json.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
+#include "db.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/timeutil.h"
 #include "lib/banned.h"
+
+/* pg_advisory_xact_lock key: "orchreco" as a 64-bit number. */
+#define RECONCILE_LOCK_KEY "8030042916489167727"
+#define PURGE_BATCH "1000"
+#define PURGE_BUDGET_MS 2000
+
+enum pass_result { PASS_RAN = 0, PASS_ERROR = 1, PASS_LOCKED = 4 };
+
+static void interval_ms(char *out, size_t len, int64_t ms) { snprintf(out, len, "%lld milliseconds", (long long)ms); }
+
+/* Runs purge_sql (one $1 parameter, returns a count) until a short batch or the time budget. */
+static long purge_loop(PGconn *conn, const char *purge_sql, const char *param)
+{
+	long total = 0;
+	int64_t deadline = mono_ms() + PURGE_BUDGET_MS;
+	for (;;) {
+		const char *p[] = { param };
+		PGresult *res = PQexecParams(conn, purge_sql, param ? 1 : 0, NULL, param ? p : NULL, NULL, NULL, 0);
+		bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+		int n = ok ? atoi(PQgetvalue(res, 0, 0)) : 0;
+		if (!ok)
+			log_error("reconcile: purge failed", "error", db_result_error(res));
+		PQclear(res);
+		total += n;
+		if (n < atoi(PURGE_BATCH) || mono_ms() >= deadline)
+			return total;
+	}
+}
+
+/* Takes the lock (waiting up to wait_ms) and runs the pass in one transaction. */
+static enum pass_result run_pass(PGconn *conn, const struct config *cfg, bool dry_run, int64_t wait_ms, struct buf *json)
+{
+	int64_t start = mono_ms();
+	if (db_exec(conn, "BEGIN", "reconcile begin"))
+		return PASS_ERROR;
+	for (;;) {
+		PGresult *res = PQexec(conn, "SELECT pg_try_advisory_xact_lock(" RECONCILE_LOCK_KEY ")");
+		bool ok = PQresultStatus(res) == PGRES_TUPLES_OK, got = ok && PQgetvalue(res, 0, 0)[0] == 't';
+		PQclear(res);
+		if (!ok || got)
+			break;
+		if (mono_ms() - start >= wait_ms) {
+			PQclear(PQexec(conn, "ROLLBACK"));
+			return PASS_LOCKED;
+		}
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	char stuck[48], window[48];
+	interval_ms(stuck, sizeof(stuck), cfg->stuck_after_ms);
+	interval_ms(window, sizeof(window), cfg->nats_duplicate_window_ms);
+	const char *p[] = { dry_run ? "true" : "false", stuck, window };
+	PGresult *res = PQexecParams(conn, "SELECT orch.reconcile($1::boolean, $2::interval, $3::interval)", 3, NULL, p, NULL, NULL, 0);
+	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (ok)
+		buf_adds(json, PQgetvalue(res, 0, 0));
+	else
+		log_error("reconcile: the pass failed", "error", db_result_error(res));
+	PQclear(res);
+	if (db_exec(conn, ok && !dry_run ? "COMMIT" : "ROLLBACK", "reconcile end") || !ok)
+		return PASS_ERROR;
+	return PASS_RAN;
+}
+
+/* Adds the purges, the duration and the settings to the pass's JSON. */
+static void finish_summary(PGconn *conn, const struct config *cfg, bool dry_run, int64_t start_ms, struct buf *json)
+{
+	json_object *root = json_tokener_parse(json->data);
+	if (!root)
+		return;
+	json_object *purged = json_object_new_object();
+	if (!dry_run) {
+		char retention[48];
+		interval_ms(retention, sizeof(retention), cfg->outbox_retention_ms);
+		long outbox = purge_loop(conn, "SELECT orch.outbox_purge($1::interval, " PURGE_BATCH ")", retention);
+		long idem = purge_loop(conn, "SELECT orch.idempotency_purge(" PURGE_BATCH ")", NULL);
+		json_object_object_add(purged, "outbox", json_object_new_int64(outbox));
+		json_object_object_add(purged, "idempotencyKeys", json_object_new_int64(idem));
+	}
+	json_object_object_add(root, "purged", purged);
+	json_object_object_add(root, "ran", json_object_new_boolean(1));
+	json_object_object_add(root, "stuckAfterSeconds", json_object_new_double((double)cfg->stuck_after_ms / 1000.0));
+	json_object_object_add(root, "durationMs", json_object_new_int64(mono_ms() - start_ms));
+	buf_reset(json);
+	buf_adds(json, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+	json_object_put(root);
+}
 
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: sms-orchestrator reconcile [--dry-run] [config flags]\n\n"
-		     "One reconciliation pass over stuck messages (domain.md), JSON summary on stdout.\n"
-		     "Exit 0 when the pass ran, non-zero when it could not.\n");
+		     "One reconciliation pass over stuck messages (domain.md); a JSON summary on stdout:\n"
+		     "counts per finding, what was repaired, what needs a person, what was purged.\n"
+		     "  --dry-run   report the same findings and change nothing\n"
+		     "Exit: 0 the pass ran; 1 it could not (e.g. the database is unreachable);\n"
+		     "      4 another pass held the lock for 10 s (nothing was done); 2 usage.\n"
+		     "Safe from cron on every host: two passes never act at once.\n");
 }
 
 int reconcile_main(const struct config *cfg, int argc, char **argv)
 {
-	(void)cfg;
+	bool dry_run = false;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help")) {
 			usage(stdout);
@@ -33,7 +130,91 @@ int reconcile_main(const struct config *cfg, int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+		dry_run = true;
 	}
-	fprintf(stderr, "sms-orchestrator reconcile: the reconciliation pass is not available in this version\n");
-	return 3;
+	int64_t start = mono_ms();
+	PGconn *conn = db_connect(cfg->database_url, "sms-orchestrator reconcile");
+	if (!conn) {
+		fprintf(stderr, "sms-orchestrator reconcile: cannot connect to PostgreSQL (ORCH_DATABASE_URL); nothing was done\n");
+		return PASS_ERROR;
+	}
+	struct buf json;
+	buf_init(&json);
+	enum pass_result r = run_pass(conn, cfg, dry_run, 10000, &json);
+	if (r == PASS_RAN) {
+		finish_summary(conn, cfg, dry_run, start, &json);
+		printf("%s\n", json.data);
+	} else if (r == PASS_LOCKED) {
+		fprintf(stderr, "sms-orchestrator reconcile: another reconcile pass is running; nothing was done\n");
+		printf("{\"ran\":false,\"reason\":\"another reconcile pass holds the lock\"}\n");
+	} else {
+		fprintf(stderr, "sms-orchestrator reconcile: the pass failed; nothing was changed\n");
+	}
+	buf_release(&json);
+	PQfinish(conn);
+	return r;
+}
+
+/* The reconciler role: the same pass, every half ORCH_STUCK_AFTER (5 s at least), never waiting for the lock. */
+static struct {
+	const struct config *cfg;
+	pthread_t thread;
+	atomic_bool running, stopping;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+} rec = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static void *reconciler_main(void *arg)
+{
+	(void)arg;
+	PGconn *conn = NULL;
+	int64_t every = rec.cfg->stuck_after_ms / 2 < 5000 ? 5000 : rec.cfg->stuck_after_ms / 2;
+	pthread_mutex_lock(&rec.lock);
+	while (!atomic_load(&rec.stopping)) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += every / 1000;
+		pthread_cond_timedwait(&rec.cond, &rec.lock, &until);
+		if (atomic_load(&rec.stopping))
+			break;
+		pthread_mutex_unlock(&rec.lock);
+		if (!conn || PQstatus(conn) != CONNECTION_OK) {
+			PQfinish(conn);
+			conn = db_connect(rec.cfg->database_url, "sms-orchestrator reconciler");
+		}
+		struct buf json;
+		buf_init(&json);
+		int64_t start = mono_ms();
+		if (conn && run_pass(conn, rec.cfg, false, 0, &json) == PASS_RAN) {
+			finish_summary(conn, rec.cfg, false, start, &json);
+			log_info("reconcile pass", "summary", json.data);
+		}
+		buf_release(&json);
+		pthread_mutex_lock(&rec.lock);
+	}
+	pthread_mutex_unlock(&rec.lock);
+	PQfinish(conn);
+	return NULL;
+}
+
+int reconciler_start(const struct config *cfg)
+{
+	rec.cfg = cfg;
+	atomic_store(&rec.stopping, false);
+	if (pthread_create(&rec.thread, NULL, reconciler_main, NULL) != 0)
+		return -1;
+	atomic_store(&rec.running, true);
+	return 0;
+}
+
+void reconciler_stop(void)
+{
+	if (!atomic_load(&rec.running))
+		return;
+	pthread_mutex_lock(&rec.lock);
+	atomic_store(&rec.stopping, true);
+	pthread_cond_broadcast(&rec.cond);
+	pthread_mutex_unlock(&rec.lock);
+	pthread_join(rec.thread, NULL);
+	atomic_store(&rec.running, false);
 }

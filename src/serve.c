@@ -15,6 +15,7 @@
 #include "http.h"
 #include "lib/log.h"
 #include "pipeline.h"
+#include "reconcile.h"
 #include "relay.h"
 #include "scheduler.h"
 #include "lib/banned.h"
@@ -56,6 +57,7 @@ int serve_main(const struct config *cfg, int argc, char **argv)
 	bool ok = !(roles & ROLE_RELAY) || relay_start(cfg) == 0;
 	ok = ok && (!(roles & ROLE_SCHEDULER) || scheduler_start(cfg) == 0);
 	ok = ok && (!(roles & ROLE_PIPELINE) || pipeline_start(cfg) == 0);
+	ok = ok && (!(roles & ROLE_RECONCILER) || reconciler_start(cfg) == 0);
 	struct api *api = ok ? api_start(cfg) : NULL;
 	struct http_server *http = NULL;
 	if (api && (roles & ROLE_HTTP)) {
@@ -81,6 +83,7 @@ int serve_main(const struct config *cfg, int argc, char **argv)
 		api_begin_drain(api);
 	http_stop(http);
 	api_free(api);
+	reconciler_stop();
 	pipeline_stop();
 	scheduler_stop();
 	relay_stop();

@@ -39,7 +39,7 @@ n=$(printf '%s\n' "$out" | grep -c '^{' || true)
 m=$(printf '%s\n' "$out" | jq -c . 2>/dev/null | wc -l)
 is "$m" "$n" "every log line is a JSON object"
 
-out=$("$ORCH_BIN" reconcile 2>&1); rc=$?
-like "$rc:$out" "^3:.*not available" "reconcile says plainly that the pass is not built yet (non-zero for cron)"
+out=$(ORCH_DATABASE_URL="postgresql://nobody@127.0.0.1:1/orch?connect_timeout=1" "$ORCH_BIN" reconcile 2>&1); rc=$?
+like "$rc:$out" "^1:.*cannot connect to PostgreSQL" "reconcile with the database unreachable: exit 1 with a clear message"
 
 done_testing
