@@ -229,6 +229,8 @@ probe /v1/sms/bulk "$(bulk_body)"
 # nats_request SUBJECT PAYLOAD: one NATS request (the JetStream API) over the
 # plain protocol; the reply's payload on stdout, status 1 when none within 5 s.
 NATS_PORT=${ORCH_NATS_URL##*:}
+RESET_TIMEOUT=180 RESET_WAITS=()
+now_s() { date +%s.%N; }
 nats_request() {
 	local subject=$1 payload=$2 fd line inbox="_INBOX.bench.$$.$RANDOM" rc=1 i
 	exec {fd}<>"/dev/tcp/127.0.0.1/$NATS_PORT" || return 1
@@ -261,17 +263,34 @@ consumer_backlog() {
 		jq -r 'if .num_pending != null then .num_pending + .num_ack_pending else "?" end' 2>/dev/null || echo '?'
 }
 reset_state() {
-	local try
-	# The relay and the pipeline take these tables' locks in other orders than the TRUNCATE, so it can
-	# deadlock with a relay or pipeline transaction; with a lock_timeout under deadlock_timeout (1 s)
-	# the TRUNCATE gives up first (not serve's transaction) and is tried again.
+	local try t0 waited holder=
+	# serve's transactions take these tables' locks in other orders than the TRUNCATE (the relay's,
+	# long as they wait for JetStream's acks: orch.outbox, then orch.sms_messages; the accept path's
+	# and the pipeline's, short: the other way round), so the TRUNCATE can close a deadlock. Its
+	# lock_timeout keeps its whole wait (at most 5 tables x 150 ms) under deadlock_timeout (1 s): a
+	# transaction of serve that queued behind it can never be the victim; the TRUNCATE gives up
+	# first and is tried again, for up to RESET_TIMEOUT s. orch.outbox first: the relay's long
+	# transactions are waited for before any other lock is held.
+	t0=$(now_s)
 	for ((try = 1; ; try++)); do
-		psql_q -c "SET lock_timeout = '300ms'" \
-			-c 'TRUNCATE orch.sms_messages, orch.sms_status_history, orch.outbox, orch.idempotency_keys CASCADE' \
+		psql_q -c "SET lock_timeout = '150ms'" \
+			-c 'TRUNCATE orch.outbox, orch.sms_messages, orch.sms_status_history, orch.idempotency_keys CASCADE' \
 			>/dev/null 2>"$OUT/truncate.err" && break
-		[ "$try" -lt 50 ] || { cat "$OUT/truncate.err" >&2; die "TRUNCATE failed $try times"; }
-		sleep 0.1
+		if [ "$try" -eq 5 ]; then # what holds it: the oldest open transaction but ours
+			holder=$(psql_q -c "SELECT round(extract(epoch FROM now() - xact_start)::numeric, 1) || ' s: ' ||
+			                           left(regexp_replace(query, '\s+', ' ', 'g'), 90)
+			                    FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()
+			                      AND datname = current_database() ORDER BY xact_start LIMIT 1" 2>/dev/null || true)
+		fi
+		awk -v a="$t0" -v b="$(now_s)" -v c="$RESET_TIMEOUT" 'BEGIN { exit !(b - a >= c) }' &&
+			{ cat "$OUT/truncate.err" >&2; die "TRUNCATE did not get its locks within $RESET_TIMEOUT s (oldest transaction: ${holder:-?})"; }
+		sleep 0.05
 	done
+	waited=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }')
+	if [ "$try" -gt 5 ]; then
+		say "  reset: TRUNCATE waited $waited s for its locks ($try tries; oldest transaction then: ${holder:-?})"
+		RESET_WAITS+=("${waited}s (oldest transaction: ${holder:-?})")
+	fi
 	rm -f "$OUT/truncate.err"
 	purge_outbound
 	psql_q -c 'CHECKPOINT' >/dev/null
@@ -684,6 +703,10 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 		echo "  d: ${D_SECS} s from nats-server start to an empty outbox (polled every 100 ms); first ack at +${D_FIRST} s,"
 		echo "  first to last ack ${D_SPAN} s = ${D_DRAIN_RPS} rows/s (relay alone, without NATS start and reconnect); $D_BATCHES"
 		echo "  d counts the fill's rows only; the pipeline was routing the published requests meanwhile (its rows not counted)"
+		if [[ ${F_ROWS_PER_MSG:-} =~ ^[0-9.]+$ ]]; then
+			need_e2e=$(awk -v b="${MPS[b]}" -v r="$F_ROWS_PER_MSG" 'BEGIN { printf "%.0f", b * r }')
+			echo "  end to end (pipeline on) a message makes $F_ROWS_PER_MSG outbox rows (f): phase b would need $need_e2e rows/s (relay/needed = $(ratio "${MPS[d]}" "$need_e2e")), b/2 $((need_e2e / 2))"
+		fi
 	else
 		echo "relay vs accept: no relay rate (phase d failed)"
 	fi
@@ -716,6 +739,8 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 	else
 		echo "backlog drain: no rate (phase g failed)"
 	fi
+	[ "${#RESET_WAITS[@]}" -eq 0 ] || echo "resets that waited for locks (TRUNCATE between phases): ${RESET_WAITS[*]}"
+	echo "reconcile passes: $(grep -c '"msg":"reconcile pass"' "$OUT/serve.log" || true), durationMs $(grep -o 'durationMs[^0-9]*[0-9]*' "$OUT/serve.log" | grep -o '[0-9]*$' | paste -sd, - || true)"
 	echo "serve log: $serve_errors error line(s), $serve_warns warn line(s) (.run/bench/serve.log)"
 	if [ "${#failures[@]}" -gt 0 ]; then
 		echo
