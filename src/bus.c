@@ -16,6 +16,7 @@ static struct {
 	natsConnection *nc;
 	jsCtx *js;
 	void (*on_connect)(void);
+	volatile bool closing; /* bus_stop() began: a disconnect is expected, not news */
 } bus;
 
 void bus_on_connect(void (*fn)(void)) { bus.on_connect = fn; }
@@ -47,7 +48,10 @@ static void on_disconnected(natsConnection *nc, void *closure)
 {
 	(void)nc;
 	(void)closure;
-	log_warn("NATS disconnected; the outbox keeps what cannot be published");
+	if (bus.closing)
+		log_info("NATS connection closed");
+	else
+		log_warn("NATS disconnected; the outbox keeps what cannot be published");
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)
@@ -203,6 +207,7 @@ int bus_provision(void)
 
 void bus_stop(void)
 {
+	bus.closing = true;
 	if (bus.js)
 		jsCtx_Destroy(bus.js);
 	bus.js = NULL;

@@ -181,6 +181,11 @@ static void *reconciler_main(void *arg)
 		if (!conn || PQstatus(conn) != CONNECTION_OK) {
 			PQfinish(conn);
 			conn = db_connect(rec.cfg->database_url, "sms-orchestrator reconciler");
+			/* A pass waiting on someone else's lock must not hold up serve's shutdown for long. */
+			if (conn && db_exec(conn, "SET lock_timeout = '5s'", "reconciler lock_timeout")) {
+				PQfinish(conn);
+				conn = NULL;
+			}
 		}
 		struct buf json;
 		buf_init(&json);
