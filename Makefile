@@ -39,7 +39,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps run stop test test-unit bench clean format
+.PHONY: all deps run stop test test-unit bench bench-reconcile clean format
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(STANDIN) $(UNIT_BINS) $(TOOL_BINS)
@@ -111,6 +111,11 @@ bench:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory all
 	@scripts/bench.sh $(BIN)
+
+bench-reconcile:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@scripts/bench/reconcile.sh $(BIN)
 
 format:
 	clang-format -i $(SRCS) $(wildcard src/*.h src/lib/*.h tests/unit/*.c)

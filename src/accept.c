@@ -83,24 +83,6 @@ static size_t take_batch(struct accept_writer *w, struct accept_job **batch)
 	return n;
 }
 
-/* A PostgreSQL array literal: every element double-quoted and escaped; NULL unquoted. */
-static void add_array_elem(struct buf *b, const char *v, bool first)
-{
-	if (!first)
-		buf_addc(b, ',');
-	if (!v) {
-		buf_adds(b, "NULL");
-		return;
-	}
-	buf_addc(b, '"');
-	for (const char *p = v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			buf_addc(b, '\\');
-		buf_addc(b, *p);
-	}
-	buf_addc(b, '"');
-}
-
 enum { A_ID, A_TO, A_FROM, A_BODY, A_ENC, A_SEG, A_REF, A_CB, A_VALID, A_COUNT };
 
 static void build_arrays(const struct accept_job *job, struct buf arrays[A_COUNT])
@@ -117,7 +99,7 @@ static void build_arrays(const struct accept_job *job, struct buf arrays[A_COUNT
 		const char *vals[A_COUNT] = { m->id, it->to, it->from, it->body, sms_encoding_name(it->encoding), seg,
 					      it->client_reference, it->callback_url, m->valid_until };
 		for (int a = 0; a < A_COUNT; a++)
-			add_array_elem(&arrays[a], vals[a], i == 0);
+			db_array_add(&arrays[a], vals[a]);
 	}
 	for (int a = 0; a < A_COUNT; a++)
 		buf_addc(&arrays[a], '}');

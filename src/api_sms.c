@@ -311,15 +311,23 @@ static void finish_fingerprint(struct sha256 *s, struct pending *p)
 		snprintf(p->fingerprint + 2 * i, 3, "%02x", d[i]);
 }
 
+/* The checks both POST routes start with: trust, body size and type, the Idempotency-Key header. */
+static bool post_prelude(struct api *api, struct http_request *req, struct http_response *resp, char *account,
+			 const char **key)
+{
+	bool bad;
+	if (!api_v1_guard(api, req, resp, account) || !api_post_guard(req, resp))
+		return false;
+	*key = idempotency_key(api, req, resp, &bad);
+	return !bad;
+}
+
 void api_send(struct http_request *req, struct http_response *resp, void *ctx)
 {
 	struct api *api = ctx;
 	char account[ACCOUNT_MAX];
-	bool bad;
-	if (!api_v1_guard(api, req, resp, account) || !api_post_guard(req, resp))
-		return;
-	const char *key = idempotency_key(api, req, resp, &bad);
-	if (bad)
+	const char *key;
+	if (!post_prelude(api, req, resp, account, &key))
 		return;
 	size_t len;
 	const char *json = http_body(req, &len);
@@ -382,11 +390,8 @@ void api_bulk(struct http_request *req, struct http_response *resp, void *ctx)
 {
 	struct api *api = ctx;
 	char account[ACCOUNT_MAX];
-	bool bad;
-	if (!api_v1_guard(api, req, resp, account) || !api_post_guard(req, resp))
-		return;
-	const char *key = idempotency_key(api, req, resp, &bad);
-	if (bad)
+	const char *key;
+	if (!post_prelude(api, req, resp, account, &key))
 		return;
 	size_t len, nitems;
 	const char *json = http_body(req, &len);

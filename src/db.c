@@ -52,3 +52,20 @@ int db_exec(PGconn *conn, const char *sql, const char *what)
 	PQclear(res);
 	return rc;
 }
+
+void db_array_add(struct buf *b, const char *v)
+{
+	if (b->len > 1)
+		buf_addc(b, ',');
+	if (!v) {
+		buf_adds(b, "NULL");
+		return;
+	}
+	buf_addc(b, '"');
+	for (const char *p = v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_addc(b, '\\');
+		buf_addc(b, *p);
+	}
+	buf_addc(b, '"');
+}

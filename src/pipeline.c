@@ -224,22 +224,6 @@ static void decide(struct item *it)
 	snprintf(it->error_detail, sizeof(it->error_detail), "%d attempts; last: %.200s", attempts, r->detail);
 }
 
-static void add_elem(struct buf *b, const char *v)
-{
-	buf_adds(b, b->len > 1 ? "," : "");
-	if (!v || !*v) {
-		buf_adds(b, "NULL");
-		return;
-	}
-	buf_addc(b, '"');
-	for (const char *p = v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			buf_addc(b, '\\');
-		buf_addc(b, *p);
-	}
-	buf_addc(b, '"');
-}
-
 /* One transaction for the batch's transitions. 0, or -1 (nothing applied). */
 static int apply(struct item *items, int n)
 {
@@ -257,7 +241,7 @@ static int apply(struct item *items, int n)
 		const char *vals[7] = { it->id, outcome[it->decision], it->res.operator_id, it->res.route_id,
 					it->error_code, it->error_detail, it->next_at };
 		for (int k = 0; k < 7; k++)
-			add_elem(&a[k], vals[k]);
+			db_array_add(&a[k], vals[k] && *vals[k] ? vals[k] : NULL); /* no operator, no error: NULL */
 		count++;
 	}
 	for (int k = 0; k < 7; k++)
