@@ -72,7 +72,7 @@ at=$(calls_for "$id" | jq -s -c 'map(.at_ms)')
 gaps=$(jq -c '[.[1] - .[0], .[2] - .[1]]' <<<"$at")
 diag "gaps between the calls: $gaps ms"
 is "$(calls_for "$id" | jq -s -c 'map(.attempt)')" "[0,1,2]" "three calls, attempts 0, 1, 2"
-ok "the gaps are about 1 s and 2 s" test "$(jq '.[0] >= 900 and .[0] < 1600 and .[1] >= 1900 and .[1] < 2600' <<<"$gaps")" = true
+ok "the gaps are about 1 s and 2 s (loose bounds)" test "$(jq '.[0] >= 900 and .[0] < 2500 and .[1] >= 1900 and .[1] < 3500' <<<"$gaps")" = true
 is "$(sql "SELECT string_agg(status, ',' ORDER BY seq) FROM orch.sms_status_history WHERE message_id = '$id'")" \
 	"QUEUED,RETRY_SCHEDULED,QUEUED,RETRY_SCHEDULED,QUEUED,ROUTED,SUBMITTED" "history shows both retries"
 is "$(stream SMS_OUTBOUND | jq -r --arg id "$id" 'select(.headers["Orch-Message-Id"] == $id) | .subject' | paste -sd,)" \
