@@ -46,13 +46,14 @@ struct pending {
 static void problem_field(struct http_response *resp, struct http_request *req, const char *field, const char *code,
 			  const char *detail)
 {
+	struct field_error fe = { .code = code };
+	snprintf(fe.field, sizeof(fe.field), "%s", field);
+	snprintf(fe.detail, sizeof(fe.detail), "%s", detail);
 	struct buf e;
 	buf_init(&e);
-	buf_adds(&e, "[{\"field\":");
-	buf_add_json_str(&e, field, strlen(field));
-	buf_addf(&e, ",\"code\":\"%s\",\"detail\":", code);
-	buf_add_json_str(&e, detail, strlen(detail));
-	buf_adds(&e, "}]");
+	buf_addc(&e, '[');
+	field_error_json(&fe, &e);
+	buf_addc(&e, ']');
 	http_problem(resp, req, 400, "validation", "Request is not valid", detail, e.data);
 	buf_release(&e);
 }
@@ -125,14 +126,8 @@ static void bulk_results(struct buf *b, const struct pending *p)
 		if (it->nerrors) {
 			buf_adds(b, "\"error\":");
 			/* The first error, as api.md shows; all of them under "errors". */
-			const struct field_error *e = &it->errors[0];
-			buf_adds(b, "{\"code\":");
-			buf_add_json_str(b, e->code, strlen(e->code));
-			buf_adds(b, ",\"field\":");
-			buf_add_json_str(b, e->field, strlen(e->field));
-			buf_adds(b, ",\"detail\":");
-			buf_add_json_str(b, e->detail, strlen(e->detail));
-			buf_adds(b, "},\"errors\":");
+			field_error_json(&it->errors[0], b);
+			buf_adds(b, ",\"errors\":");
 			item_errors_json(it, b);
 			buf_addc(b, '}');
 		} else {

@@ -1,12 +1,16 @@
 /* PostgreSQL connection helpers (see db.h). */
 #include "db.h"
 
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/timeutil.h"
 #include "lib/banned.h"
 
 static _Thread_local char errline[512];
@@ -68,4 +72,39 @@ void db_array_add(struct buf *b, const char *v)
 		buf_addc(b, *p);
 	}
 	buf_addc(b, '"');
+}
+
+void db_wait(PGconn *conn, int wake_fd, int timeout_ms)
+{
+	struct pollfd fds[2] = { { .fd = wake_fd, .events = POLLIN }, { .fd = conn ? PQsocket(conn) : -1, .events = POLLIN } };
+	if (poll(fds, 2, timeout_ms) <= 0)
+		return;
+	if (fds[0].revents & POLLIN) {
+		uint64_t n;
+		ssize_t unused = read(wake_fd, &n, sizeof(n));
+		(void)unused;
+	}
+	if (conn && (fds[1].revents & POLLIN) && PQconsumeInput(conn)) {
+		PGnotify *n;
+		while ((n = PQnotifies(conn)) != NULL)
+			PQfreemem(n);
+	}
+}
+
+long db_purge(PGconn *conn, const char *purge_sql, const char *param, int batch, int64_t budget_ms)
+{
+	long total = 0;
+	int64_t deadline = mono_ms() + budget_ms;
+	for (;;) {
+		const char *p[] = { param };
+		PGresult *res = PQexecParams(conn, purge_sql, param ? 1 : 0, NULL, param ? p : NULL, NULL, NULL, 0);
+		bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+		int n = ok ? atoi(PQgetvalue(res, 0, 0)) : 0;
+		if (!ok)
+			log_error("purge failed", "error", db_result_error(res));
+		PQclear(res);
+		total += n;
+		if (n < batch || mono_ms() >= deadline)
+			return total;
+	}
 }

@@ -4,6 +4,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Connects; on failure logs why (URL redacted) and returns NULL. Caller PQfinish()es. */
 PGconn *db_connect(const char *url, const char *application_name);
@@ -19,6 +20,17 @@ const char *db_error(PGconn *conn);
  */
 struct buf;
 void db_array_add(struct buf *b, const char *v);
+/*
+ * Sleeps until wake_fd (an eventfd) is written, a notification arrives on
+ * conn (which LISTENs; may be NULL), or timeout_ms passed; consumes both.
+ */
+void db_wait(PGconn *conn, int wake_fd, int timeout_ms);
+/*
+ * Runs purge_sql (one optional $1 parameter; returns how many rows it
+ * deleted) again while it deletes a full batch and budget_ms is not spent:
+ * small transactions, never a long lock. Returns the total; logs failures.
+ */
+long db_purge(PGconn *conn, const char *purge_sql, const char *param, int batch, int64_t budget_ms);
 /* The first line of a result's error message (static buffer per thread). */
 const char *db_result_error(const PGresult *res);
 

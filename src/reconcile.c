@@ -27,25 +27,6 @@ enum pass_result { PASS_RAN = 0, PASS_ERROR = 1, PASS_LOCKED = 4 };
 
 static void interval_ms(char *out, size_t len, int64_t ms) { snprintf(out, len, "%lld milliseconds", (long long)ms); }
 
-/* Runs purge_sql (one $1 parameter, returns a count) until a short batch or the time budget. */
-static long purge_loop(PGconn *conn, const char *purge_sql, const char *param)
-{
-	long total = 0;
-	int64_t deadline = mono_ms() + PURGE_BUDGET_MS;
-	for (;;) {
-		const char *p[] = { param };
-		PGresult *res = PQexecParams(conn, purge_sql, param ? 1 : 0, NULL, param ? p : NULL, NULL, NULL, 0);
-		bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-		int n = ok ? atoi(PQgetvalue(res, 0, 0)) : 0;
-		if (!ok)
-			log_error("reconcile: purge failed", "error", db_result_error(res));
-		PQclear(res);
-		total += n;
-		if (n < atoi(PURGE_BATCH) || mono_ms() >= deadline)
-			return total;
-	}
-}
-
 /* Takes the lock (waiting up to wait_ms) and runs the pass in one transaction. */
 static enum pass_result run_pass(PGconn *conn, const struct config *cfg, bool dry_run, int64_t wait_ms, struct buf *json)
 {
@@ -91,8 +72,10 @@ static void finish_summary(PGconn *conn, const struct config *cfg, bool dry_run,
 	if (!dry_run) {
 		char retention[48];
 		interval_ms(retention, sizeof(retention), cfg->outbox_retention_ms);
-		long outbox = purge_loop(conn, "SELECT orch.outbox_purge($1::interval, " PURGE_BATCH ")", retention);
-		long idem = purge_loop(conn, "SELECT orch.idempotency_purge(" PURGE_BATCH ")", NULL);
+		long outbox = db_purge(conn, "SELECT orch.outbox_purge($1::interval, " PURGE_BATCH ")", retention,
+				       atoi(PURGE_BATCH), PURGE_BUDGET_MS);
+		long idem = db_purge(conn, "SELECT orch.idempotency_purge(" PURGE_BATCH ")", NULL, atoi(PURGE_BATCH),
+				     PURGE_BUDGET_MS);
 		json_object_object_add(purged, "outbox", json_object_new_int64(outbox));
 		json_object_object_add(purged, "idempotencyKeys", json_object_new_int64(idem));
 	}

@@ -16,7 +16,6 @@
 
 #include <json-c/json.h>
 #include <libpq-fe.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -42,6 +41,7 @@
 #define PURGE_EVERY_MS 10000
 #define PURGE_BATCH 1000
 #define PURGE_BATCH_SQL "1000"
+#define PURGE_BUDGET_MS 200
 #define NOTIFY_EVERY_MS 50
 
 enum row_state { ROW_PENDING, ROW_ACKED, ROW_FAILED };
@@ -157,25 +157,7 @@ static bool connect_db(void)
 	return true;
 }
 
-/* Sleeps until woken, notified, or timeout_ms passed. */
-static void wait_for_work(int64_t timeout_ms)
-{
-	struct pollfd fds[2] = { { .fd = relay.wake_fd, .events = POLLIN }, { .fd = -1, .events = POLLIN } };
-	if (relay.conn)
-		fds[1].fd = PQsocket(relay.conn);
-	if (poll(fds, 2, (int)timeout_ms) <= 0)
-		return;
-	if (fds[0].revents & POLLIN) {
-		uint64_t n;
-		ssize_t unused = read(relay.wake_fd, &n, sizeof(n));
-		(void)unused;
-	}
-	if (relay.conn && (fds[1].revents & POLLIN) && PQconsumeInput(relay.conn)) {
-		PGnotify *n;
-		while ((n = PQnotifies(relay.conn)) != NULL)
-			PQfreemem(n);
-	}
-}
+static void wait_for_work(int64_t timeout_ms) { db_wait(relay.conn, relay.wake_fd, (int)timeout_ms); }
 
 /* Builds the NATS message of a row: subject, headers from the JSON object, payload. */
 static natsMsg *build_msg(const struct row *r)
@@ -328,15 +310,9 @@ static void purge(void)
 {
 	char retention[32];
 	snprintf(retention, sizeof(retention), "%lld milliseconds", (long long)relay.cfg->outbox_retention_ms);
-	const char *p[] = { retention };
-	int64_t deadline = mono_ms() + 200;
-	int n;
-	do {
-		PGresult *res = PQexecParams(relay.conn, "SELECT orch.outbox_purge($1::interval, " PURGE_BATCH_SQL ")", 1, NULL, p, NULL, NULL, 0);
-		n = PQresultStatus(res) == PGRES_TUPLES_OK ? atoi(PQgetvalue(res, 0, 0)) : 0;
-		PQclear(res);
-		metrics_inc(M_OUTBOX_PURGED, (uint64_t)n);
-	} while (n == PURGE_BATCH && mono_ms() < deadline);
+	long n = db_purge(relay.conn, "SELECT orch.outbox_purge($1::interval, " PURGE_BATCH_SQL ")", retention, PURGE_BATCH,
+			  PURGE_BUDGET_MS);
+	metrics_inc(M_OUTBOX_PURGED, (uint64_t)n);
 	relay.next_purge_ms = mono_ms() + PURGE_EVERY_MS;
 }
 

@@ -459,18 +459,24 @@ void item_fingerprint(struct sha256 *s, const struct sms_item *it)
 	fp_field(s, it->callback_url, it->callback_url ? strlen(it->callback_url) : 0);
 }
 
+void field_error_json(const struct field_error *e, struct buf *out)
+{
+	buf_adds(out, "{\"field\":");
+	buf_add_json_str(out, e->field, strlen(e->field));
+	buf_adds(out, ",\"code\":");
+	buf_add_json_str(out, e->code, strlen(e->code));
+	buf_adds(out, ",\"detail\":");
+	buf_add_json_str(out, e->detail, strlen(e->detail));
+	buf_addc(out, '}');
+}
+
 void item_errors_json(const struct sms_item *it, struct buf *out)
 {
 	buf_addc(out, '[');
 	for (int i = 0; i < it->nerrors; i++) {
-		const struct field_error *e = &it->errors[i];
-		buf_adds(out, i ? ",{\"field\":" : "{\"field\":");
-		buf_add_json_str(out, e->field, strlen(e->field));
-		buf_adds(out, ",\"code\":");
-		buf_add_json_str(out, e->code, strlen(e->code));
-		buf_adds(out, ",\"detail\":");
-		buf_add_json_str(out, e->detail, strlen(e->detail));
-		buf_addc(out, '}');
+		if (i)
+			buf_addc(out, ',');
+		field_error_json(&it->errors[i], out);
 	}
 	buf_addc(out, ']');
 }

@@ -73,6 +73,8 @@ void items_free(struct sms_item *items, size_t n);
 /* Adds the item's normalized fields to a fingerprint (order- and whitespace-independent of the JSON). */
 void item_fingerprint(struct sha256 *s, const struct sms_item *item);
 
+/* Appends one error as a JSON object {"field","code","detail"}. */
+void field_error_json(const struct field_error *e, struct buf *out);
 /* Appends the item's errors as a JSON array. */
 void item_errors_json(const struct sms_item *item, struct buf *out);
 

@@ -2,7 +2,6 @@
 #include "scheduler.h"
 
 #include <libpq-fe.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -37,22 +36,7 @@ void scheduler_wake(void)
 	(void)unused;
 }
 
-static void sleep_until_due(int timeout_ms)
-{
-	struct pollfd fds[2] = { { .fd = sch.wake_fd, .events = POLLIN }, { .fd = sch.conn ? PQsocket(sch.conn) : -1, .events = POLLIN } };
-	if (poll(fds, 2, timeout_ms) <= 0)
-		return;
-	if (fds[0].revents & POLLIN) {
-		uint64_t n;
-		ssize_t unused = read(sch.wake_fd, &n, sizeof(n));
-		(void)unused;
-	}
-	if (sch.conn && (fds[1].revents & POLLIN) && PQconsumeInput(sch.conn)) {
-		PGnotify *n;
-		while ((n = PQnotifies(sch.conn)) != NULL)
-			PQfreemem(n);
-	}
-}
+static void sleep_until_due(int timeout_ms) { db_wait(sch.conn, sch.wake_fd, timeout_ms); }
 
 /* One pass: requeue what is due; returns ms until the next one is due (capped), -1 on error. */
 static int pass(void)
