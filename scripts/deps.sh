@@ -5,9 +5,13 @@ set -eu
 PKGS="build-essential pkg-config ca-certificates curl jq
 libpq-dev postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 libmicrohttpd-dev libjson-c-dev libhiredis-dev redis-server libnats-dev nats-server
-libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev wrk"
+libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev wrk
+docker-compose"
 
 missing=""
+# The docs tier lints the OpenAPI document with tools from the npm registry:
+# Node.js and npm from Debian unless the machine already has an npm.
+command -v npm >/dev/null 2>&1 || missing="nodejs npm"
 for p in $PKGS; do
 	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$status" = "installed" ] || missing="$missing $p"

@@ -73,6 +73,7 @@ bool api_v1_guard(struct api *api, struct http_request *req, struct http_respons
 		}
 	}
 	snprintf(account, ACCOUNT_MAX, "%s", id);
+	http_log_account(req, account);
 	return true;
 }
 

@@ -19,6 +19,7 @@ struct config;
 
 #define BUS_PIPELINE_CONSUMER "orchestrator-pipeline"
 #define BUS_OUTBOUND_STREAM "SMS_OUTBOUND"
+#define BUS_STATUS_SUBJECT "sms.events.status"
 
 /* Connects in the background; -1 only when the options are unusable. cfg is borrowed. */
 int bus_start(const struct config *cfg) __attribute__((warn_unused_result));

@@ -337,7 +337,7 @@ static void format_value(const struct config *cfg, const struct cfg_key *k, stru
 			buf_addf(out, "%s%lldms", i ? "," : "", (long long)cfg->retry_backoff_ms[i]);
 		break;
 	case CFG_LOG_LEVEL:
-		buf_addf(out, "%d", (int)cfg->log_level);
+		buf_adds(out, log_level_name(cfg->log_level));
 		break;
 	case CFG_ROLES:
 		for (int i = 0; i < 5; i++) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/log.h"
 #include "metrics.h"
@@ -38,6 +39,7 @@ struct http_request {
 	size_t limit;
 	bool too_large;
 	char request_id[80];
+	char account[256]; /* for the request log line; set by the handler (ACCOUNT_MAX) */
 	int64_t start_us;
 	struct http_response resp;
 };
@@ -201,14 +203,47 @@ static enum MHD_Result queue(struct http_request *req, struct http_response *res
 	return rc;
 }
 
+void http_log_account(struct http_request *req, const char *account)
+{
+	snprintf(req->account, sizeof(req->account), "%s", account);
+}
+
+/* The value of a response header set by a handler, copied into out ("" when absent). */
+static const char *response_header(const struct http_response *resp, const char *name, char *out, size_t size)
+{
+	size_t n = strlen(name);
+	out[0] = '\0';
+	for (const char *line = resp->headers.data; *line;) {
+		const char *nl = strchr(line, '\n');
+		if (!nl)
+			break;
+		if (strncasecmp(line, name, n) == 0 && line[n] == ':' && line[n + 1] == ' ')
+			snprintf(out, size, "%.*s", (int)(nl - line - n - 2), line + n + 2);
+		line = nl + 1;
+	}
+	return out;
+}
+
+/*
+ * One line per request: request id, method, path, status, milliseconds, and
+ * what the handler knows: the account and the message id (a send's Location,
+ * or the id a GET asked for), and whether the answer was an idempotent replay.
+ */
 static void log_request(const struct http_request *req, int status)
 {
-	char st[8], ms[24];
+	char st[8], ms[24], location[96], replayed[8];
+	const char *message_id = NULL;
+	if (*response_header(&req->resp, "Location", location, sizeof(location)))
+		message_id = location + strlen("/v1/sms/");
+	else if (req->route && strncmp(req->route->label, "GET /v1/sms/", 12) == 0 && status == 200)
+		message_id = req->path + strlen("/v1/sms/");
+	response_header(&req->resp, "Idempotent-Replayed", replayed, sizeof(replayed));
 	snprintf(st, sizeof(st), "%d", status);
 	snprintf(ms, sizeof(ms), "%.3f", (double)(mono_us() - req->start_us) / 1000.0);
 	metrics_request(req->route && req->method_allowed ? req->route->label : "other", status, mono_us() - req->start_us);
 	log_kv(status >= 500 ? LOG_WARN : LOG_INFO, "request", "request_id", req->request_id, "method", req->method,
-	       "path", req->path, "status", st, "ms", ms, (const char *)NULL);
+	       "path", req->path, "status", st, "ms", ms, "account_id", req->account[0] ? req->account : NULL,
+	       "message_id", message_id, "replayed", replayed[0] ? replayed : NULL, (const char *)NULL);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,

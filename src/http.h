@@ -69,6 +69,8 @@ const char *http_method(const struct http_request *req);
 const char *http_path(const struct http_request *req);
 const char *http_header(const struct http_request *req, const char *name);
 const char *http_request_id(const struct http_request *req);
+/* The account the request acts for, written in its log line (copied). */
+void http_log_account(struct http_request *req, const char *account);
 const char *http_body(const struct http_request *req, size_t *len);
 
 void http_set_header(struct http_response *resp, const char *name, const char *value);

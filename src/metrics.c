@@ -19,7 +19,7 @@ struct histogram {
 	int nbounds;
 	_Atomic uint64_t buckets[16];
 	_Atomic uint64_t count;
-	_Atomic uint64_t sum_us;
+	_Atomic uint64_t sum; /* microseconds for a latency, units for a size */
 };
 
 struct request_series {
@@ -28,18 +28,31 @@ struct request_series {
 	_Atomic uint64_t n;
 };
 
-static const double latency_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
+/* 0.5 ms (a GET on a warm pool) to 10 s (a saturated accept queue); the routing deadline (250 ms) sits on a bound. */
+static const double latency_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 static const double batch_size_bounds[] = { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000 };
 
 static _Atomic uint64_t counters[M_COUNTER_COUNT];
 static _Atomic int64_t gauges[G_GAUGE_COUNT];
-static struct histogram accept_latency = { latency_bounds, 13 };
-static struct histogram batch_latency = { latency_bounds, 13 };
+static struct histogram accept_latency = { latency_bounds, 14 };
+static struct histogram batch_latency = { latency_bounds, 14 };
 static struct histogram batch_size = { batch_size_bounds, 11 };
 static struct histogram relay_size = { batch_size_bounds, 11 };
-static struct histogram relay_latency = { latency_bounds, 13 };
-static struct histogram routing_latency = { latency_bounds, 13 };
+static struct histogram relay_latency = { latency_bounds, 14 };
+static struct histogram routing_latency = { latency_bounds, 14 };
 static _Atomic uint64_t routing_outcomes[3];
+/* Message states of domain.md; "none" is the previous state of a new message. */
+static const char *const state_names[] = { "none", "QUEUED", "ROUTED", "SUBMITTED", "RETRY_SCHEDULED",
+					   "FAILED", "REJECTED", "EXPIRED" };
+#define NSTATES ((int)(sizeof(state_names) / sizeof(state_names[0])))
+static _Atomic uint64_t transitions[NSTATES][NSTATES];
+/* The allowed transitions (domain.md), written even at 0 so that rate() and alerts see them from the start. */
+static const char allowed[NSTATES][NSTATES] = {
+	[0] = { [1] = 1 },
+	[1] = { [2] = 1, [4] = 1, [5] = 1, [6] = 1, [7] = 1 },
+	[2] = { [3] = 1, [5] = 1, [7] = 1 },
+	[4] = { [1] = 1, [5] = 1, [7] = 1 },
+};
 static const char *const routing_outcome_names[3] = { "ok", "permanent", "transient" };
 static struct request_series series[MAX_REQUEST_SERIES];
 static int nseries;
@@ -84,7 +97,7 @@ void metrics_inc(enum metric_counter c, uint64_t n) { atomic_fetch_add_explicit(
 void metrics_set(enum metric_gauge g, int64_t v) { atomic_store_explicit(&gauges[g], v, memory_order_relaxed); }
 int64_t metrics_get(enum metric_gauge g) { return atomic_load_explicit(&gauges[g], memory_order_relaxed); }
 
-static void observe(struct histogram *h, double value, int64_t sum_us)
+static void observe(struct histogram *h, double value, int64_t sum)
 {
 	for (int i = 0; i < h->nbounds; i++) {
 		if (value <= h->bounds[i]) {
@@ -93,7 +106,7 @@ static void observe(struct histogram *h, double value, int64_t sum_us)
 		}
 	}
 	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&h->sum_us, (uint64_t)sum_us, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum, (uint64_t)sum, memory_order_relaxed);
 }
 
 void metrics_request(const char *route, int status, int64_t micros)
@@ -118,7 +131,7 @@ void metrics_request(const char *route, int status, int64_t micros)
 
 void metrics_accept_batch(unsigned n, int64_t micros)
 {
-	observe(&batch_size, n, 0);
+	observe(&batch_size, n, n);
 	observe(&batch_latency, (double)micros / 1e6, micros);
 	metrics_inc(M_ACCEPT_BATCHES, 1);
 }
@@ -132,9 +145,42 @@ void metrics_routing_call(const char *outcome, int64_t micros)
 	observe(&routing_latency, (double)micros / 1e6, micros);
 }
 
+static int state_index(const char *name)
+{
+	for (int i = 1; i < NSTATES; i++) {
+		if (name && strcmp(name, state_names[i]) == 0)
+			return i;
+	}
+	return name ? -1 : 0;
+}
+
+int metrics_transition(const char *from, const char *to)
+{
+	int f = state_index(from), t = state_index(to);
+	if (f < 0 || t <= 0)
+		return -1;
+	atomic_fetch_add_explicit(&transitions[f][t], 1, memory_order_relaxed);
+	return 0;
+}
+
+static void write_transitions(struct buf *out)
+{
+	buf_adds(out, "# HELP orch_message_transitions_total Message state changes by previous and new state "
+		      "(counted when the status event is published)\n"
+		      "# TYPE orch_message_transitions_total counter\n");
+	for (int f = 0; f < NSTATES; f++) {
+		for (int t = 1; t < NSTATES; t++) {
+			uint64_t n = atomic_load_explicit(&transitions[f][t], memory_order_relaxed);
+			if (n || allowed[f][t])
+				buf_addf(out, "orch_message_transitions_total{from=\"%s\",to=\"%s\"} %llu\n", state_names[f],
+					 state_names[t], (unsigned long long)n);
+		}
+	}
+}
+
 void metrics_relay_batch(unsigned n, int64_t micros)
 {
-	observe(&relay_size, n, 0);
+	observe(&relay_size, n, n);
 	observe(&relay_latency, (double)micros / 1e6, micros);
 }
 
@@ -148,8 +194,11 @@ static void write_histogram(struct buf *out, const char *name, const char *help,
 	}
 	uint64_t count = atomic_load_explicit(&h->count, memory_order_relaxed);
 	buf_addf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)count);
+	uint64_t sum = atomic_load_explicit(&h->sum, memory_order_relaxed);
 	if (seconds)
-		buf_addf(out, "%s_sum %.6f\n", name, (double)atomic_load(&h->sum_us) / 1e6);
+		buf_addf(out, "%s_sum %.6f\n", name, (double)sum / 1e6);
+	else
+		buf_addf(out, "%s_sum %llu\n", name, (unsigned long long)sum);
 	buf_addf(out, "%s_count %llu\n", name, (unsigned long long)count);
 }
 
@@ -176,6 +225,7 @@ void metrics_write(struct buf *out)
 	for (int i = 0; i < 3; i++)
 		buf_addf(out, "orch_routing_calls_total{outcome=\"%s\"} %llu\n", routing_outcome_names[i],
 			 (unsigned long long)atomic_load(&routing_outcomes[i]));
+	write_transitions(out);
 	for (int i = 0; i < M_COUNTER_COUNT; i++)
 		buf_addf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[i].name, counter_info[i].help,
 			 counter_info[i].name, counter_info[i].name, (unsigned long long)atomic_load(&counters[i]));

@@ -52,6 +52,8 @@ void metrics_request(const char *route, int status, int64_t micros);
 void metrics_accept_batch(unsigned n, int64_t micros);
 /* One routing-engine call: outcome "ok", "permanent" or "transient". */
 void metrics_routing_call(const char *outcome, int64_t micros);
+/* One message state change, from NULL for a new message; -1 for an unknown state name. */
+int metrics_transition(const char *from, const char *to);
 /* One relay batch of n rows taking micros. */
 void metrics_relay_batch(unsigned n, int64_t micros);
 /* The whole exposition. */

@@ -53,6 +53,7 @@ struct row {
 	char *headers;
 	char *payload;
 	enum row_state state;
+	bool duplicate; /* JetStream had it already (a republish inside the window) */
 	char error[160];
 };
 
@@ -114,6 +115,7 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 		struct row *r = find_row(id);
 		if (r && pa) {
 			r->state = ROW_ACKED;
+			r->duplicate = pa->Duplicate;
 			if (pa->Duplicate)
 				metrics_inc(M_RELAY_DUPLICATES, 1);
 		} else if (r) {
@@ -265,6 +267,63 @@ static size_t ids_in_state(enum row_state st, struct buf *out, const char **firs
 	return n;
 }
 
+static const char *json_str(json_object *o, const char *key)
+{
+	json_object *v;
+	return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : NULL;
+}
+
+/* A member of any type as text (seq, attempt), or NULL; borrowed from o. */
+static const char *json_text(json_object *o, const char *key)
+{
+	json_object *v;
+	return o && json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : NULL;
+}
+
+/*
+ * The transition log: every state change writes exactly one sms.events.status
+ * row in the transaction that makes it (domain.md), so the relay sees each
+ * transition once, whichever process or person made it (pipeline, relay,
+ * scheduler, reconcile, a DBA). It writes one line and one count per status
+ * event it has published, after its commit: normally milliseconds after the
+ * change, later while NATS is down (the line's "at" is the time of the change).
+ */
+static void log_transition(const struct row *r, bool want_log)
+{
+	json_object *payload = json_tokener_parse(r->payload), *data = NULL, *error = NULL;
+	if (!payload || !json_object_object_get_ex(payload, "data", &data)) {
+		log_warn("relay: status event without data", "outbox_id", r->id);
+		goto out;
+	}
+	const char *from = json_str(data, "previousStatus"), *to = json_str(data, "status");
+	if (metrics_transition(from, to) != 0)
+		log_warn("relay: status event with an unknown state", "outbox_id", r->id, "status", to);
+	if (!want_log)
+		goto out;
+	json_object *headers = json_tokener_parse(r->headers);
+	json_object_object_get_ex(data, "error", &error);
+	log_kv(LOG_INFO, "transition", "message_id", json_str(data, "messageId"), "request_id",
+	       json_str(headers, "X-Request-ID"), "account_id", json_str(data, "accountId"), "from", from ? from : "none",
+	       "to", to, "seq", json_text(data, "seq"), "attempt", json_text(data, "attempt"), "operator_id",
+	       json_str(data, "operatorId"), "error_code", json_str(error, "code"), "at", json_str(data, "at"),
+	       "republished", r->duplicate ? "true" : NULL, (const char *)NULL);
+	json_object_put(headers);
+out:
+	json_object_put(payload);
+}
+
+static void log_transitions(void)
+{
+	bool want_log = log_get_level() <= LOG_INFO;
+	for (size_t i = 0; i < relay.nrows; i++) {
+		const struct row *r = &relay.rows[i];
+		if (r->state == ROW_ACKED && strcmp(r->subject, BUS_STATUS_SUBJECT) == 0)
+			log_transition(r, want_log);
+	}
+}
+
 /* Records the outcome and commits; returns the number of failed rows, or -1. */
 static long mark(void)
 {
@@ -301,6 +360,8 @@ static long mark(void)
 	}
 	if (db_exec(relay.conn, rc >= 0 ? "COMMIT" : "ROLLBACK", "relay commit"))
 		rc = -1;
+	else if (rc >= 0)
+		log_transitions();
 	buf_release(&acked);
 	buf_release(&failed);
 	return rc;

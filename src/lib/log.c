@@ -17,6 +17,11 @@ void log_set_level(enum log_level level) { min_level = level; }
 enum log_level log_get_level(void) { return min_level; }
 void log_set_component(const char *c) { component = c; }
 
+const char *log_level_name(enum log_level level)
+{
+	return level >= LOG_DEBUG && level <= LOG_ERROR ? level_names[level] : "?";
+}
+
 int log_parse_level(const char *name, enum log_level *out)
 {
 	for (int i = 0; i <= LOG_ERROR; i++) {
@@ -28,15 +33,15 @@ int log_parse_level(const char *name, enum log_level *out)
 	return -1;
 }
 
+/* A field whose value is NULL is left out (a line carries what is known). */
 static void add_field(struct buf *b, const char *key, const char *val)
 {
+	if (!val)
+		return;
 	buf_adds(b, ",");
 	buf_add_json_str(b, key, strlen(key));
 	buf_addc(b, ':');
-	if (val)
-		buf_add_json_str(b, val, strlen(val));
-	else
-		buf_adds(b, "null");
+	buf_add_json_str(b, val, strlen(val));
 }
 
 void log_kv(enum log_level level, const char *msg, ...)

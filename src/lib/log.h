@@ -1,7 +1,8 @@
 /*
  * Structured logs: one JSON object per line on stderr, written with a single
  * write(2) so lines from several threads never interleave. Fields are
- * key/value string pairs ending with NULL; the macros add the NULL.
+ * key/value string pairs ending with NULL; the macros add the NULL. A pair
+ * whose value is NULL is left out of the line.
  *
  *   log_info("migration applied", "version", "3", "file", name);
  *
@@ -17,6 +18,8 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* 0 and *out set when name is debug|info|warn|error; -1 otherwise. */
 int log_parse_level(const char *name, enum log_level *out);
+/* "debug", "info", "warn" or "error"; static. */
+const char *log_level_name(enum log_level level);
 /* Sets a field added to every line (e.g. the subcommand); borrowed, static. */
 void log_set_component(const char *component);
 
