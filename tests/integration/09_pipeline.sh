@@ -10,7 +10,17 @@ status_of() { sql "SELECT status FROM orch.sms_messages WHERE id = '$1'"; }
 reaches() { local id=$1 want=$2; _st() { [ "$(status_of "$id")" = "$want" ]; }; wait_for "$4" "$3" _st; }
 send_to() { send $A "{\"to\":\"$1\",\"from\":\"ACME\",\"body\":\"hello\"${2:-}}"; jq -r .messageId <<<"$BODY"; }
 on_operator_stream() { stream SMPP_OPERATOR | jq -r --arg id "$1" 'select(.headers["Orch-Message-Id"] == $id) | .subject'; }
-dead_letter() { stream SMS_DLQ | jq -c --arg id "$1" 'select(.headers["Orch-Message-Id"] == $id) | .data | fromjson | .data | [.status, .reason]'; }
+# The message's dead letter as [status, reason]; waits up to 10 s for the relay to publish it
+# (the state is committed before its outbox row is published).
+dead_letter() {
+	local i r
+	for ((i = 0; i < 50; i++)); do
+		r=$(stream SMS_DLQ | jq -c --arg id "$1" 'select(.headers["Orch-Message-Id"] == $id) | .data | fromjson | .data | [.status, .reason]')
+		[ -n "$r" ] && break
+		sleep 0.2
+	done
+	echo "$r"
+}
 calls_for() { routing_calls | jq -c --arg id "$1" 'select(.message_id == $id)'; }
 
 # Send -> SUBMITTED.
