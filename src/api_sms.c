@@ -392,8 +392,10 @@ void api_bulk(struct http_request *req, struct http_response *resp, void *ctx)
 	const char *json = http_body(req, &len);
 	struct sms_item *items;
 	char detail[160];
-	if (request_parse_bulk(json, len, &api->limits, &items, &nitems, detail, sizeof(detail))) {
-		http_problem(resp, req, 400, "validation", "Request is not valid", detail, NULL);
+	int rc = request_parse_bulk(json, len, &api->limits, &items, &nitems, detail, sizeof(detail));
+	if (rc != 0) {
+		http_problem(resp, req, 400, rc > 0 ? "validation" : "malformed-json",
+			     rc > 0 ? "Request is not valid" : "Request body is not valid JSON", detail, NULL);
 		return;
 	}
 	struct pending *p = pending_new(api, req, account, key, false);

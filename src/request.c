@@ -322,10 +322,15 @@ lone:
 	return NULL;
 }
 
-/* The pre-scan of the file comment. 0, or -1 with detail. */
-static int prescan(const char *json, size_t len, char *detail, size_t dlen)
+/*
+ * The pre-scan of the file comment. 0, or -1 with detail. Counts the member
+ * names in *names (a string followed by ':'), so that the caller can tell a
+ * duplicated name, which json-c keeps silently (the last one wins).
+ */
+static int prescan(const char *json, size_t len, size_t *names, char *detail, size_t dlen)
 {
 	const char *p = json, *end = json + len;
+	*names = 0;
 	while (p < end) {
 		if (*p++ != '"')
 			continue;
@@ -336,18 +341,43 @@ static int prescan(const char *json, size_t len, char *detail, size_t dlen)
 		const char *q = p;
 		while (q < end && strchr(" \t\r\n", *q) && *q)
 			q++;
-		if (has_nul && q < end && *q == ':') {
-			snprintf(detail, dlen, "the body is not valid JSON: a member name contains \\u0000");
-			return -1;
+		if (q < end && *q == ':') {
+			(*names)++;
+			if (has_nul) {
+				snprintf(detail, dlen, "the body is not valid JSON: a member name contains \\u0000");
+				return -1;
+			}
 		}
 	}
 	return 0;
 }
 
-/* Strict JSON with nothing but white space after the value; NULL and detail when not. */
+/* Members of every object in the tree. */
+static size_t count_members(json_object *o)
+{
+	size_t n = 0;
+	if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, key, val)
+		{
+			(void)key;
+			n += 1 + count_members(val);
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			n += count_members(json_object_array_get_idx(o, i));
+	}
+	return n;
+}
+
+/*
+ * Strict JSON with nothing but white space after the value, and no member
+ * name twice in one object (api.md: a typo must not pass silently, and
+ * {"to":A,"to":B} would send to B); NULL and detail when not.
+ */
 static json_object *parse_json(const char *json, size_t len, char *detail, size_t detail_len)
 {
-	if (prescan(json, len, detail, detail_len))
+	size_t names;
+	if (prescan(json, len, &names, detail, detail_len))
 		return NULL;
 	json_tokener *tok = json_tokener_new_ex(32);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
@@ -377,6 +407,11 @@ static json_object *parse_json(const char *json, size_t len, char *detail, size_
 		json_object_put(obj);
 		return NULL;
 	}
+	if (count_members(obj) != names) {
+		snprintf(detail, detail_len, "the body is not valid JSON for this API: a member name appears twice in one object");
+		json_object_put(obj);
+		return NULL;
+	}
 	return obj;
 }
 
@@ -400,7 +435,7 @@ int request_parse_bulk(const char *json, size_t len, const struct request_limits
 	json_object *obj = parse_json(json, len, detail, detail_len), *msgs;
 	if (!obj)
 		return -1;
-	int rc = -1;
+	int rc = 1;
 	if (json_object_object_length(obj) != 1 || !json_object_object_get_ex(obj, "messages", &msgs)) {
 		snprintf(detail, detail_len, "the body must be {\"messages\": [...]} and nothing else");
 	} else if (!json_object_is_type(msgs, json_type_array) || json_object_array_length(msgs) == 0) {

@@ -61,8 +61,8 @@ int request_parse_send(const char *json, size_t len, const struct request_limits
 
 /*
  * Parses a bulk body into *items (caller frees with items_free). 0: parsed
- * (each item valid or carrying its errors); -1: malformed, or messages
- * missing, empty or over the limit (detail set).
+ * (each item valid or carrying its errors); -1: not a JSON object (detail
+ * set); 1: messages missing, empty or over the limit (detail set).
  */
 int request_parse_bulk(const char *json, size_t len, const struct request_limits *lim, struct sms_item **items,
 		       size_t *nitems, char *detail, size_t detail_len) __attribute__((warn_unused_result));
