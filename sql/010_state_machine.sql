@@ -197,6 +197,26 @@ BEGIN
 END
 $$;
 
+-- Withdraws pending operator rows (ids locked by the caller) whose message
+-- became p_status: they leave the outbox without being published
+-- (published_at set, last_error says why, attempts unchanged; the table's
+-- CHECK wants first_attempt_at once published_at is set, so a row never
+-- attempted gets the withdrawal time there). Returns how many.
+CREATE OR REPLACE FUNCTION orch.withdraw_operator_rows(p_ids bigint[], p_status text)
+RETURNS integer LANGUAGE sql SECURITY DEFINER
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+    WITH u AS (
+        UPDATE outbox SET published_at = clock_timestamp(),
+                          first_attempt_at = coalesce(first_attempt_at, clock_timestamp()),
+                          last_error = format('withdrawn: the message became %s before this row was published',
+                                              coalesce(p_status, 'unknown (no such message)'))
+        WHERE id = ANY (p_ids) AND published_at IS NULL AND subject LIKE 'smpp.operator.%'
+        RETURNING 1
+    )
+    SELECT count(*)::integer FROM u
+$$;
+
 -- The one way to change a message's status. Returns the new seq, or NULL
 -- when the message is not in p_expected (compare-and-set missed: nothing
 -- was changed). p_routing_attempt counts one routing attempt.
@@ -250,6 +270,19 @@ BEGIN
     RETURNING * INTO m;
     IF NOT FOUND THEN
         RETURN NULL;
+    END IF;
+    -- A ROUTED message that fails or expires must not reach its operator:
+    -- withdraw its pending operator row (it leaves the outbox unpublished).
+    -- SKIP LOCKED: a relay holding the row is publishing it right now;
+    -- waiting for it would deadlock with outbox_mark_published(), which
+    -- holds the row and CASes this message ROUTED -> SUBMITTED (it now
+    -- misses). A row skipped here is withdrawn by orch.reconcile()
+    -- (operator_row_withdrawn) if it is still pending then.
+    IF p_expected = 'ROUTED' AND p_new IN ('FAILED', 'EXPIRED') THEN
+        PERFORM withdraw_operator_rows(ARRAY(
+            SELECT o.id FROM outbox o
+            WHERE o.message_id = m.id AND o.subject LIKE 'smpp.operator.%' AND o.published_at IS NULL
+            FOR UPDATE SKIP LOCKED), m.status);
     END IF;
     PERFORM record_status(m, p_expected);
     PERFORM enqueue_next_step(m, p_expected);

@@ -9,16 +9,25 @@
 --      and orch.outbox_mark_failed() record the outcome; for an acknowledged
 --      smpp.operator.* row the message moves ROUTED -> SUBMITTED in that
 --      same transaction.
+-- An smpp.operator.* row is stamped and claimed only while its message is
+-- ROUTED. When the message fails or expires first, orch.transition()
+-- withdraws the row (orch.reconcile() too, finding operator_row_withdrawn,
+-- for a row that transition could not lock): published_at is set without a
+-- publish and last_error says "withdrawn: ...". So published_at means "left
+-- the outbox" (published, or withdrawn), and a NULL one means pending.
 
+-- Operator rows of ROUTED messages only (one primary-key probe each, as in
+-- the claim below).
 CREATE OR REPLACE FUNCTION orch.outbox_stamp_operator_rows(p_limit integer)
 RETURNS integer LANGUAGE sql
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
     WITH c AS MATERIALIZED (
-        SELECT id FROM outbox
-        WHERE published_at IS NULL AND first_attempt_at IS NULL AND subject LIKE 'smpp.operator.%'
-        ORDER BY id LIMIT p_limit
-        FOR UPDATE SKIP LOCKED
+        SELECT o.id FROM outbox o
+        WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL AND o.subject LIKE 'smpp.operator.%'
+          AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
+        ORDER BY o.id LIMIT p_limit
+        FOR UPDATE OF o SKIP LOCKED
     ), u AS (
         UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM c WHERE o.id = c.id RETURNING 1
     )
@@ -26,8 +35,13 @@ AS $$
 $$;
 
 -- The next pending rows, locked for the caller's transaction. Operator rows
--- are returned only when stamped and still inside the duplicate window;
--- older ones are left to reconciliation (stuck_routed).
+-- are returned only when stamped, still inside the duplicate window, and
+-- their message still ROUTED; older ones are left to reconciliation
+-- (stuck_routed), and those of a message that is no longer ROUTED to their
+-- withdrawal. The message check is a scalar subquery on purpose: one
+-- primary-key probe per operator row reached, none for other rows (an
+-- EXISTS here may be planned as a hash of every ROUTED message, built on
+-- each call: slow exactly when a backlog of ROUTED messages builds up).
 CREATE OR REPLACE FUNCTION orch.outbox_claim(p_limit integer, p_duplicate_window interval)
 RETURNS TABLE (id bigint, msg_id uuid, subject text, headers text, payload text)
 LANGUAGE sql
@@ -37,9 +51,10 @@ AS $$
         SELECT o.id FROM outbox o
         WHERE o.published_at IS NULL
           AND (o.subject NOT LIKE 'smpp.operator.%'
-               OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window))
+               OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
+                   AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'))
         ORDER BY o.id LIMIT p_limit
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE OF o SKIP LOCKED
     )
     SELECT o.id, o.msg_id, o.subject, o.headers::text, o.payload::text
     FROM c JOIN outbox o ON o.id = c.id
@@ -79,8 +94,8 @@ AS $$
     WHERE id = ANY (p_ids) AND published_at IS NULL
 $$;
 
--- Deletes up to p_batch published rows older than p_older_than; returns how
--- many. Small batches, skipping locked rows: never a long lock.
+-- Deletes up to p_batch rows that left the outbox (published or withdrawn)
+-- more than p_older_than ago; returns how many. Small batches, skipping locked rows: never a long lock.
 CREATE OR REPLACE FUNCTION orch.outbox_purge(p_older_than interval, p_batch integer)
 RETURNS integer LANGUAGE sql
 SET search_path = orch, pg_catalog, pg_temp
@@ -95,8 +110,8 @@ AS $$
     SELECT count(*)::integer FROM d
 $$;
 
-COMMENT ON FUNCTION orch.outbox_stamp_operator_rows(integer) IS 'Relay step 1: records (and commits) the first publish attempt of the next smpp.operator rows before they are published';
-COMMENT ON FUNCTION orch.outbox_claim(integer, interval) IS 'Relay step 2: locks the next pending rows (FOR UPDATE SKIP LOCKED) for publishing; operator rows only when stamped and inside the duplicate window';
+COMMENT ON FUNCTION orch.outbox_stamp_operator_rows(integer) IS 'Relay step 1: records (and commits) the first publish attempt of the next smpp.operator rows (of ROUTED messages only) before they are published';
+COMMENT ON FUNCTION orch.outbox_claim(integer, interval) IS 'Relay step 2: locks the next pending rows (FOR UPDATE SKIP LOCKED) for publishing; operator rows only when stamped, inside the duplicate window and their message still ROUTED';
 COMMENT ON FUNCTION orch.outbox_mark_published(bigint[]) IS 'Marks acknowledged rows published and moves their operator messages ROUTED -> SUBMITTED; returns how many moved';
 COMMENT ON FUNCTION orch.outbox_mark_failed(bigint[], text) IS 'Records a failed publish attempt (attempts, last_error)';
-COMMENT ON FUNCTION orch.outbox_purge(interval, integer) IS 'Deletes a small batch of published rows older than the retention; returns how many';
+COMMENT ON FUNCTION orch.outbox_purge(interval, integer) IS 'Deletes a small batch of published (or withdrawn) rows older than the retention; returns how many';

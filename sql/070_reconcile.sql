@@ -13,6 +13,8 @@
 --   routed_without_row      ROUTED with no operator row at all             -> needs a person
 --   expired                 past valid_until, not terminal (not a ROUTED
 --                           message whose publish was attempted)          -> EXPIRED + dead letter
+--   operator_row_withdrawn  a pending smpp.operator row whose message is
+--                           not ROUTED (any more)                          -> row withdrawn, never published
 --   queued_stuck            QUEUED > stuck_after, no request pending       -> publish sms.outbound.request again
 --   retry_overdue           RETRY_SCHEDULED overdue by > stuck_after       -> QUEUED now (sms.outbound.retry)
 
@@ -52,6 +54,7 @@ BEGIN
              WHERE m.status = 'ROUTED' AND o.published_at IS NULL AND o.first_attempt_at < v_now - p_duplicate_window
              ORDER BY m.updated_at LIMIT p_limit LOOP
         n_found := n_found + 1;
+        -- The transition also withdraws the message's operator row.
         IF NOT p_dry_run AND transition(r.id, 'ROUTED', 'FAILED', 'stuck_routed',
                format('operator publish first attempted at %s was never acknowledged; not republished after the '
                       'duplicate window, to never risk a double send', iso_time(r.first_attempt_at))) IS NOT NULL THEN
@@ -100,6 +103,29 @@ BEGIN
         END IF;
     END LOOP;
     v_found := v_found || jsonb_build_object('expired', jsonb_build_object('found', n_found, 'repaired', n_fixed));
+
+    -- operator_row_withdrawn: pending operator rows of a message that is no
+    -- longer ROUTED (the transitions above withdraw theirs; these are rows
+    -- a transition skipped because a relay held them, or older ones). A row
+    -- a relay holds now is being published: skipped, counted as not repaired.
+    SELECT count(*) INTO n_found FROM (
+        SELECT 1 FROM outbox o LEFT JOIN sms_messages m ON m.id = o.message_id
+        WHERE o.published_at IS NULL AND o.subject LIKE 'smpp.operator.%' AND m.status IS DISTINCT FROM 'ROUTED'
+        LIMIT p_limit) x;
+    n_fixed := 0;
+    IF n_found > 0 AND NOT p_dry_run THEN
+        FOR r IN SELECT m.status, array_agg(c.id) AS ids FROM (
+                     SELECT o.id, o.message_id FROM outbox o LEFT JOIN sms_messages m ON m.id = o.message_id
+                     WHERE o.published_at IS NULL AND o.subject LIKE 'smpp.operator.%'
+                       AND m.status IS DISTINCT FROM 'ROUTED'
+                     ORDER BY o.id LIMIT p_limit
+                     FOR UPDATE OF o SKIP LOCKED) c
+                 LEFT JOIN sms_messages m ON m.id = c.message_id
+                 GROUP BY m.status LOOP
+            n_fixed := n_fixed + withdraw_operator_rows(r.ids, r.status);
+        END LOOP;
+    END IF;
+    v_found := v_found || jsonb_build_object('operator_row_withdrawn', jsonb_build_object('found', n_found, 'repaired', n_fixed));
 
     -- queued_stuck
     n_found := 0; n_fixed := 0;

@@ -60,10 +60,10 @@ COMMENT ON COLUMN orch.outbox.message_id IS 'The message the row is about';
 COMMENT ON COLUMN orch.outbox.headers IS 'NATS headers to publish with (JSON object of strings)';
 COMMENT ON COLUMN orch.outbox.payload IS 'CloudEvents 1.0 structured JSON payload';
 COMMENT ON COLUMN orch.outbox.created_at IS 'When the row was written';
-COMMENT ON COLUMN orch.outbox.first_attempt_at IS 'First publish attempt; an smpp.operator row whose first attempt is older than the duplicate window is never republished';
+COMMENT ON COLUMN orch.outbox.first_attempt_at IS 'First publish attempt; an smpp.operator row whose first attempt is older than the duplicate window is never republished. A withdrawn row never attempted gets the withdrawal time (set whenever published_at is)';
 COMMENT ON COLUMN orch.outbox.attempts IS 'Publish attempts so far';
-COMMENT ON COLUMN orch.outbox.last_error IS 'Why the last publish attempt failed';
-COMMENT ON COLUMN orch.outbox.published_at IS 'When JetStream acknowledged it; NULL = pending';
+COMMENT ON COLUMN orch.outbox.last_error IS 'Why the last publish attempt failed; on a withdrawn smpp.operator row, "withdrawn: the message became <STATUS> before this row was published"';
+COMMENT ON COLUMN orch.outbox.published_at IS 'When the row left the outbox: JetStream acknowledged it, or (last_error "withdrawn: ...") an smpp.operator row was withdrawn unpublished because its message became FAILED or EXPIRED; NULL = pending';
 
 COMMENT ON TABLE orch.idempotency_keys IS 'Idempotency-Key records (PostgreSQL backstop of the Redis fast path), one per (account, key), kept until expires_at';
 COMMENT ON COLUMN orch.idempotency_keys.account_id IS 'Account the key belongs to';
@@ -90,7 +90,7 @@ COMMENT ON COLUMN orch.account_policy.updated_at IS 'When the policy last change
 
 COMMENT ON VIEW orch.v_outbox_backlog IS 'Pending outbox rows per subject with the oldest age: the relay''s backlog';
 COMMENT ON COLUMN orch.v_outbox_backlog.subject IS 'NATS subject';
-COMMENT ON COLUMN orch.v_outbox_backlog.pending IS 'Unpublished rows';
+COMMENT ON COLUMN orch.v_outbox_backlog.pending IS 'Pending rows (neither published nor withdrawn)';
 COMMENT ON COLUMN orch.v_outbox_backlog.oldest_created_at IS 'Creation time of the oldest unpublished row';
 COMMENT ON COLUMN orch.v_outbox_backlog.oldest_age IS 'How long the oldest unpublished row has waited';
 COMMENT ON COLUMN orch.v_outbox_backlog.max_attempts IS 'Most publish attempts of a pending row';
@@ -118,7 +118,8 @@ COMMENT ON FUNCTION orch.enqueue(text, text, orch.sms_messages, jsonb) IS 'Write
 COMMENT ON FUNCTION orch.record_status(orch.sms_messages, text) IS 'Writes the status history row and the sms.events.status outbox row of a message''s new state';
 COMMENT ON FUNCTION orch.accept_message(uuid, text, text, text, text, text, integer, text, text, timestamptz, text, text, text) IS 'Accepts one message: QUEUED row, history, QUEUED status event, sms.outbound.request; call inside the accept transaction';
 COMMENT ON FUNCTION orch.enqueue_next_step(orch.sms_messages, text) IS 'Writes the outbox row that drives the step after a new state (operator publish, retry, dead letter)';
-COMMENT ON FUNCTION orch.transition(uuid, text, text, text, text, text, text, timestamptz, boolean) IS 'The only way to change a message''s status: compare-and-set on the expected state (NULL when it missed), seq+1, history, status event, next-step outbox row; SQLSTATE OR001 for a transition the state machine forbids';
+COMMENT ON FUNCTION orch.transition(uuid, text, text, text, text, text, text, timestamptz, boolean) IS 'The only way to change a message''s status: compare-and-set on the expected state (NULL when it missed), seq+1, history, status event, next-step outbox row; ROUTED -> FAILED/EXPIRED withdraws the pending operator row (unless a relay holds it); SQLSTATE OR001 for a transition the state machine forbids';
+COMMENT ON FUNCTION orch.withdraw_operator_rows(bigint[], text) IS 'Internal: withdraws pending smpp.operator rows (locked by the caller) whose message became the given status: published_at set, never published, last_error "withdrawn: ..."; returns how many';
 COMMENT ON FUNCTION orch.check_transition() IS 'Trigger: refuses a status change that orch.allowed_transitions does not list';
 COMMENT ON FUNCTION orch.stuck_messages(interval) IS 'Non-terminal messages unchanged (or overdue, for RETRY_SCHEDULED) for longer than the interval';
 COMMENT ON FUNCTION orch.outbox_headers(orch.sms_messages, uuid) IS 'The NATS headers (events.md) of an outbox row about a message';
