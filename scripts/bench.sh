@@ -108,6 +108,7 @@ RUN=$ROOT/.run/$PROFILE
 OUT=$ROOT/.run/bench
 SERVE_PID=$RUN/serve.pid # where `scripts/stack.sh stop run` (and `make stop`) look for it
 SCRIPTS=$ROOT/scripts/bench
+export BENCH_LUA_DIR=$SCRIPTS # where the wrk scripts find common.lua, whatever the working directory
 PGBIN=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
 [ -x "$PGBIN/pgbench" ] || PGBIN=/usr/lib/postgresql/15/bin
 
@@ -117,7 +118,7 @@ die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
 for tool in "$PGBIN/pgbench" "$PGBIN/psql" wrk curl awk sort jq; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (make deps)"
 done
-for f in accept.pgbench send.lua bulk.lua relay_fill.pgbench paced.lua; do
+for f in accept.pgbench common.lua send.lua bulk.lua relay_fill.pgbench paced.lua; do
 	[ -f "$SCRIPTS/$f" ] || die "$SCRIPTS/$f is missing"
 done
 
