@@ -114,14 +114,13 @@ BEGIN
         LIMIT p_limit) x;
     n_fixed := 0;
     IF n_found > 0 AND NOT p_dry_run THEN
-        FOR r IN SELECT m.status, array_agg(c.id) AS ids FROM (
-                     SELECT o.id, o.message_id FROM outbox o LEFT JOIN sms_messages m ON m.id = o.message_id
+        FOR r IN SELECT c.status, array_agg(c.id) AS ids FROM (
+                     SELECT o.id, m.status FROM outbox o LEFT JOIN sms_messages m ON m.id = o.message_id
                      WHERE o.published_at IS NULL AND o.subject LIKE 'smpp.operator.%'
                        AND m.status IS DISTINCT FROM 'ROUTED'
                      ORDER BY o.id LIMIT p_limit
                      FOR UPDATE OF o SKIP LOCKED) c
-                 LEFT JOIN sms_messages m ON m.id = c.message_id
-                 GROUP BY m.status LOOP
+                 GROUP BY c.status LOOP
             n_fixed := n_fixed + withdraw_operator_rows(r.ids, r.status);
         END LOOP;
     END IF;
