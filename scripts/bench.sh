@@ -335,6 +335,30 @@ elif [ "$a_rows" -ne "$a_done" ]; then
 fi
 
 # ---------------------------------------------------------------- phases b and c: wrk
+# field NAME: a field of the BENCH_RESULT line in $line (the wrk scripts' summary).
+field() { printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+# wrk_result PHASE OUTFILE RC: after a wrk run (phases b, c, e, f), shows its
+# summary, reads its BENCH_RESULT line into the caller's line, total, ok, bad
+# and sockerr, and fails the phase when wrk failed or too many requests did.
+# 1 when there is no result to read.
+wrk_result() {
+	local ph=$1 out=$2 rc=$3
+	grep -E '^  (p50|202)|Requests/sec|Socket errors' "$out" >&2 || true
+	line=$(grep '^BENCH_RESULT ' "$out" | tail -1)
+	if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
+		tail -20 "$out" >&2
+		fail "phase $ph: wrk exited with status $rc (no result line)"
+		return 1
+	fi
+	total=$(field responses) ok=$(field ok) bad=$(field non202) sockerr=$(field sockerr)
+	if awk -v b="$((bad + sockerr))" -v t="$((total + sockerr))" -v m="$MAX_ERROR_PCT" \
+		'BEGIN { exit !(t == 0 || b * 100 > t * m) }'; then
+		fail "phase $ph: $bad non-202 answers ($(field codes)) and $sockerr socket errors out of $((total + sockerr)) requests (limit ${MAX_ERROR_PCT}%)"
+	fi
+	return 0
+}
+
 # run_wrk PHASE SCRIPT CONNS MSGS_PER_REQUEST OUTFILE
 run_wrk() {
 	local ph=$1 script=$2 conns=$3 per=$4 out=$5 rc=0 line total ok bad sockerr rows
@@ -342,24 +366,14 @@ run_wrk() {
 	BENCH_RUN_TAG="$$-$ph-$(date +%s)" BENCH_BULK_SIZE=$BULK_SIZE \
 		wrk -t"$WRK_THREADS" -c"$conns" -d"${SECS}s" --timeout "$WRK_TIMEOUT" --latency \
 		-s "$SCRIPTS/$script" "$URL" >"$out" 2>&1 || rc=$?
-	grep -E '^  (p50|202)|Requests/sec|Socket errors' "$out" >&2 || true
 	rows=$(count_messages)
-	line=$(grep '^BENCH_RESULT ' "$out" | tail -1)
-	if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
-		tail -20 "$out" >&2
-		fail "phase $ph: wrk exited with status $rc (no result line)"
+	if ! wrk_result "$ph" "$out" "$rc"; then
 		MPS[$ph]=0 P50[$ph]=nan P99[$ph]=nan NOTE[$ph]="wrk failed"
 		return 0
 	fi
-	field() { printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-	total=$(field responses) ok=$(field ok) bad=$(field non202) sockerr=$(field sockerr)
 	MPS[$ph]=$(field msgs_per_s) P50[$ph]=$(field p50_ms) P99[$ph]=$(field p99_ms)
 	NOTE[$ph]="202=$ok non202=$bad sockerr=$sockerr rows=$rows"
 	[ "$bad" -eq 0 ] || NOTE[$ph]="202=$ok non202=$bad[$(field codes)] sockerr=$sockerr rows=$rows"
-	if awk -v b="$((bad + sockerr))" -v t="$((total + sockerr))" -v m="$MAX_ERROR_PCT" \
-		'BEGIN { exit !(t == 0 || b * 100 > t * m) }'; then
-		fail "phase $ph: $bad non-202 answers ($(field codes)) and $sockerr socket errors out of $((total + sockerr)) requests (limit ${MAX_ERROR_PCT}%)"
-	fi
 	if [ "$rows" -lt $((ok * per)) ]; then
 		fail "phase $ph: $ok requests answered 202 ($((ok * per)) messages) but only $rows messages are stored"
 	fi
@@ -477,21 +491,11 @@ phase_e() {
 	BENCH_RUN_TAG="$$-e-$(date +%s)" BENCH_PACE_MS=$pace BENCH_PACE_THREADS=$WRK_THREADS \
 		wrk -t"$WRK_THREADS" -c"$PACED_CONNS" -d"${SECS}s" --timeout "$WRK_TIMEOUT" --latency \
 		-s "$SCRIPTS/paced.lua" "$URL" >"$out" 2>&1 || rc=$?
-	grep -E '^  (p50|202)|Requests/sec|Socket errors' "$out" >&2 || true
-	line=$(grep '^BENCH_RESULT ' "$out" | tail -1)
-	if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
-		tail -20 "$out" >&2
-		fail "phase e: wrk exited with status $rc (no result line)"
+	if ! wrk_result e "$out" "$rc"; then
 		NOTE[e]="wrk failed"
 		return 0
 	fi
-	field() { printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-	total=$(field responses) ok=$(field ok) bad=$(field non202) sockerr=$(field sockerr)
 	MPS[e]=$(field ok_per_s) E_HTTP_P50=$(field p50_ms) E_HTTP_P99=$(field p99_ms)
-	if awk -v b="$((bad + sockerr))" -v t="$((total + sockerr))" -v m="$MAX_ERROR_PCT" \
-		'BEGIN { exit !(t == 0 || b * 100 > t * m) }'; then
-		fail "phase e: $bad non-202 answers ($(field codes)) and $sockerr socket errors out of $((total + sockerr)) requests (limit ${MAX_ERROR_PCT}%)"
-	fi
 	# The relay publishes what was accepted at the end too.
 	for ((i = 0; i < RELAY_TIMEOUT * 10; i++)); do
 		pending=$(pending_rows)
@@ -535,21 +539,11 @@ phase_f() {
 		wrk -t"$WRK_THREADS" -c"$PACED_CONNS" -d"${SECS}s" --timeout "$WRK_TIMEOUT" --latency \
 		-s "$SCRIPTS/paced.lua" "$URL" >"$out" 2>&1 || rc=$?
 	t_end=$(now_s)
-	grep -E '^  (p50|202)|Requests/sec|Socket errors' "$out" >&2 || true
-	line=$(grep '^BENCH_RESULT ' "$out" | tail -1)
-	if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
-		tail -20 "$out" >&2
-		fail "phase f: wrk exited with status $rc (no result line)"
+	if ! wrk_result f "$out" "$rc"; then
 		NOTE[f]="wrk failed"
 		return 0
 	fi
-	field() { printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-	total=$(field responses) ok=$(field ok) bad=$(field non202) sockerr=$(field sockerr)
 	MPS[f]=$(field ok_per_s) F_HTTP_P50=$(field p50_ms) F_HTTP_P99=$(field p99_ms)
-	if awk -v b="$((bad + sockerr))" -v t="$((total + sockerr))" -v m="$MAX_ERROR_PCT" \
-		'BEGIN { exit !(t == 0 || b * 100 > t * m) }'; then
-		fail "phase f: $bad non-202 answers ($(field codes)) and $sockerr socket errors out of $((total + sockerr)) requests (limit ${MAX_ERROR_PCT}%)"
-	fi
 	# Stragglers: up to SUBMIT_WAIT s after the load for every accepted message to be SUBMITTED.
 	for ((i = 0; i < SUBMIT_WAIT * 10; i++)); do
 		read -r n nsub <<<"$(psql_q -F ' ' -c "SELECT count(*), count(*) FILTER (WHERE status = 'SUBMITTED') FROM orch.sms_messages")"
