@@ -141,23 +141,36 @@ static bool path_matches(const struct http_route *r, const char *path, bool pref
 	if (r->prefix != prefix_pass)
 		return false;
 	size_t n = strlen(r->path);
-	return r->prefix ? strncmp(path, r->path, n) == 0 && path[n] : strcmp(path, r->path) == 0;
+	if (!r->prefix)
+		return strcmp(path, r->path) == 0;
+	/* A prefix route takes exactly one more segment: /v1/sms/{id}, never /v1/sms/{id}/x. */
+	return strncmp(path, r->path, n) == 0 && path[n] && !strchr(path + n, '/');
 }
 
-/* Exact paths first: a path with an exact route (POST /v1/sms/send) is never taken by a prefix route (GET /v1/sms/{id}). */
-static void find_route(struct http_request *req)
+const struct http_route *http_route_find(const struct http_route *routes, const char *method, const char *path,
+					 bool *method_allowed)
 {
-	for (int pass = 0; pass < 2 && !req->route; pass++) {
-		for (const struct http_route *r = req->srv->opts.routes; r->method; r++) {
-			if (!path_matches(r, req->path, pass == 1))
+	*method_allowed = false;
+	const struct http_route *found = NULL;
+	/* Exact paths first: a path with an exact route (POST /v1/sms/send) is never taken by a prefix route. */
+	for (int pass = 0; pass < 2 && !found; pass++) {
+		for (const struct http_route *r = routes; r->method; r++) {
+			if (!path_matches(r, path, pass == 1))
 				continue;
-			req->route = r; /* path known; 405 unless a method matches too */
-			if (strcmp(r->method, req->method) == 0) {
-				req->method_allowed = true;
-				return;
+			if (!found)
+				found = r; /* path known; 405 unless a method matches too */
+			if (strcmp(r->method, method) == 0) {
+				*method_allowed = true;
+				return r;
 			}
 		}
 	}
+	return found;
+}
+
+static void find_route(struct http_request *req)
+{
+	req->route = http_route_find(req->srv->opts.routes, req->method, req->path, &req->method_allowed);
 }
 
 /* The Allow header of a path: every method of the routes of the pass that matched it. */

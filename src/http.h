@@ -44,6 +44,15 @@ struct http_server_opts {
 	void *ctx; /* passed to handlers, borrowed */
 };
 
+/*
+ * The route of method and path: an exact path first, then a prefix route,
+ * which takes exactly one more segment (no '/'). NULL when no route has
+ * the path (404); *method_allowed false when one has it but not for this
+ * method (405). Pure: no server needed.
+ */
+const struct http_route *http_route_find(const struct http_route *routes, const char *method, const char *path,
+					 bool *method_allowed);
+
 /* Starts listening; NULL after logging why. */
 struct http_server *http_start(const struct http_server_opts *opts);
 /* Stops accepting connections, finishes in-flight requests, frees. */

@@ -121,6 +121,13 @@ is "$(header Allow)" POST "... with Allow: POST"
 req DELETE "/v1/sms/$id" -H "X-Consumer-Custom-ID: $A"
 is_problem 405 "DELETE on a message: 405"
 is "$(header Allow)" GET "... with Allow: GET"
+# api.md: an extra path segment is an unknown path, not a bad message id.
+for path in /v1/sms/send/extra /v1/sms/bulk/x "/v1/sms/$id/x" "/v1/sms/$id/" /v1/sms/; do
+	req GET "$path" -H "X-Consumer-Custom-ID: $A"
+	is_problem 404 "GET $path: 404"
+done
+req POST /v1/sms/send/x -H "X-Consumer-Custom-ID: $A" -H 'Content-Type: application/json' -d "$MSG"
+is_problem 404 "POST /v1/sms/send/x: 404"
 
 # 413, 415
 head -c 70000 /dev/zero | tr '\0' a >"$T_TMP/big"
