@@ -157,6 +157,20 @@ BEGIN
 END
 $$;
 
+-- The finished answer recorded for an Idempotency-Key, when there is one
+-- still inside its window: PostgreSQL is the authority when Redis still
+-- shows the key in flight (a marker left by a request answered while Redis
+-- hung). No row: no request with the key has been answered.
+CREATE OR REPLACE FUNCTION orch.idempotency_lookup(p_account_id text, p_idempotency_key text)
+RETURNS TABLE (fingerprint text, response_status integer, response_body text)
+LANGUAGE sql STABLE
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+    SELECT k.fingerprint, k.response_status::integer, k.response_body
+    FROM idempotency_keys k
+    WHERE k.account_id = p_account_id AND k.idem_key = p_idempotency_key AND k.expires_at > now()
+$$;
+
 -- One message without an idempotency key: for DBAs' tests and fixtures.
 CREATE OR REPLACE FUNCTION orch.accept_message(
     p_id uuid, p_account_id text, p_to text, p_sender text, p_body text,

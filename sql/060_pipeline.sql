@@ -24,9 +24,19 @@ AS $$
          FROM account_policy p WHERE p.account_id = m.account_id))
 $$;
 
+-- Its result gained the column attempt (migration 0003): an older definition must go first.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'pipeline_prepare' AND pronamespace = 'orch'::regnamespace
+               AND NOT ('attempt' = ANY (proargnames))) THEN
+        DROP FUNCTION orch.pipeline_prepare(uuid[]);
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION orch.pipeline_prepare(p_ids uuid[])
 RETURNS TABLE (id uuid, action text, account_id text, to_e164 text, sender text, encoding text,
-               segments integer, attempt_count integer)
+               segments integer, attempt_count integer, attempt integer)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
@@ -35,6 +45,7 @@ DECLARE
     v_reason text;
 BEGIN
     FOR m IN SELECT * FROM sms_messages s WHERE s.id = ANY (p_ids) ORDER BY s.id LOOP
+        attempt := NULL;
         IF m.status <> 'QUEUED' THEN
             id := m.id; action := 'skip';
         ELSIF m.valid_until <= now() THEN
@@ -46,15 +57,22 @@ BEGIN
                 PERFORM transition(m.id, 'QUEUED', 'REJECTED', v_reason, 'refused by domain validation: ' || v_reason);
                 id := m.id; action := 'rejected';
             ELSE
-                id := m.id; action := 'route';
+                -- The call about to be made takes the next call number, durably, before it is made:
+                -- a call that is never charged (breaker open, batch redelivered) still uses it up.
+                UPDATE sms_messages s SET routing_calls = s.routing_calls + 1
+                WHERE s.id = m.id AND s.status = 'QUEUED'
+                RETURNING s.routing_calls - 1 INTO attempt;
+                id := m.id; action := CASE WHEN attempt IS NULL THEN 'skip' ELSE 'route' END;
             END IF;
         END IF;
         account_id := m.account_id; to_e164 := m.to_e164; sender := m.sender; encoding := m.encoding;
         segments := m.segments; attempt_count := m.attempt_count;
         RETURN NEXT;
     END LOOP;
-    -- Ids with no row: unknown messages (a stream holding what the database lost); reported, acknowledged.
-    RETURN QUERY SELECT u.i, 'unknown'::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::integer
+    -- attempt: the number the routing call for this message carries (routing_calls before the call).
+-- Ids with no row: unknown messages (a stream holding what the database lost); reported, acknowledged.
+    RETURN QUERY SELECT u.i, 'unknown'::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::integer,
+                        NULL::integer
                  FROM unnest(p_ids) AS u(i) WHERE NOT EXISTS (SELECT 1 FROM sms_messages s WHERE s.id = u.i);
 END
 $$;

@@ -31,6 +31,7 @@ COMMENT ON COLUMN orch.sms_messages.segments IS 'Number of SMS segments the body
 COMMENT ON COLUMN orch.sms_messages.client_reference IS 'Optional client text, echoed in GET and in every event';
 COMMENT ON COLUMN orch.sms_messages.callback_url IS 'Optional https URL carried in status events for webhook-dispatcher';
 COMMENT ON COLUMN orch.sms_messages.attempt_count IS 'Routing attempts made so far';
+COMMENT ON COLUMN orch.sms_messages.routing_calls IS 'SelectRoute calls made so far (charged or not); the next call carries this number as its attempt';
 COMMENT ON COLUMN orch.sms_messages.next_attempt_at IS 'When a RETRY_SCHEDULED message is due; NULL in other states';
 COMMENT ON COLUMN orch.sms_messages.operator_id IS 'Operator chosen by routing-engine (set on ROUTED); a NATS subject token';
 COMMENT ON COLUMN orch.sms_messages.route_id IS 'Route chosen by routing-engine (set on ROUTED)';
@@ -128,3 +129,4 @@ COMMENT ON FUNCTION orch.status_event_data(orch.sms_messages, text) IS 'The data
 COMMENT ON FUNCTION orch.accept(text, text, text, integer, text, timestamptz, text, text, timestamptz, uuid[], text[], text[], text[], text[], integer[], text[], text[], timestamptz[]) IS 'The accept transaction of one HTTP request: idempotency record, then each message QUEUED with history, status event and sms.outbound.request; returns the stored answer instead when the key is already used';
 COMMENT ON FUNCTION orch.outbox_backlog_estimate() IS 'Pending outbox rows estimated from the oldest and newest unpublished ids (two index probes), and the oldest one''s age in seconds';
 COMMENT ON FUNCTION orch.message_json(uuid, text) IS 'GET /v1/sms/{id}: the message and its history as JSON, NULL when unknown or another account''s';
+COMMENT ON FUNCTION orch.idempotency_lookup(text, text) IS 'The stored answer of an Idempotency-Key inside its window (fingerprint, status, body); no row when none was answered';

@@ -50,6 +50,7 @@ GRANT EXECUTE ON FUNCTION
     orch.next_retry_at(),
     orch.reconcile(boolean, interval, interval, integer),
     orch.idempotency_purge(integer),
+    orch.idempotency_lookup(text, text),
     orch.stuck_messages(interval),
     orch.iso_time(timestamptz)
 TO orch_app;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "api_internal.h"
+#include "db.h"
 #include "idem.h"
 #include "lib/log.h"
 #include "lib/sha256.h"
@@ -251,11 +252,52 @@ static void prepare_job(struct pending *p, struct http_request *req)
 	}
 }
 
+/*
+ * The answer PostgreSQL holds for the key, into *hit (hit->body owned):
+ * 1 found, 0 none (no request with the key was answered), -1 the database
+ * did not answer in time.
+ */
+static int idem_lookup_pg(struct pending *p, struct idem_hit *hit)
+{
+	PGconn *conn = dbpool_get(p->api->pool);
+	if (!conn)
+		return -1;
+	const char *params[] = { p->account, p->key };
+	PGresult *res = NULL;
+	int rc = db_query_deadline(conn, "SELECT fingerprint, response_status, response_body FROM orch.idempotency_lookup($1, $2)",
+				   2, params, p->api->cfg->db_timeout_ms, &res);
+	if (rc == 0 && PQntuples(res) == 1) {
+		free(hit->body);
+		snprintf(hit->fingerprint, sizeof(hit->fingerprint), "%s", PQgetvalue(res, 0, 0));
+		hit->status = atoi(PQgetvalue(res, 0, 1));
+		hit->body = xstrdup(PQgetvalue(res, 0, 2));
+		rc = 1;
+	} else if (rc == 0) {
+		rc = 0;
+	} else {
+		log_warn("idempotency lookup in PostgreSQL failed", "request_id", http_request_id(p->req), "error",
+			 conn ? PQerrorMessage(conn) : NULL);
+	}
+	PQclear(res);
+	dbpool_put(p->api->pool, conn);
+	return rc;
+}
+
 /* Redis fast path; true when it answered the request. */
 static bool idem_fast_path(struct pending *p, struct http_response *resp)
 {
 	struct idem_hit hit;
 	enum idem_state st = idem_claim(p->account, p->key, p->fingerprint, &hit);
+	/*
+	 * An in-flight marker never hides a finished request: it may be a
+	 * marker written before Redis hung, whose request was answered (and
+	 * recorded in PostgreSQL) while Redis could not be reached. PostgreSQL
+	 * decides, and Redis is repaired from it.
+	 */
+	if (st == IDEM_IN_FLIGHT && idem_lookup_pg(p, &hit) == 1) {
+		st = IDEM_DONE;
+		idem_store(p->account, p->key, hit.fingerprint, hit.status, hit.body);
+	}
 	bool answered = true;
 	if (st == IDEM_DONE && strcmp(hit.fingerprint, p->fingerprint) == 0) {
 		replay(resp, p->is_send, hit.status, hit.body);

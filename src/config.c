@@ -44,6 +44,7 @@ static const struct cfg_key keys[] = {
 	{ "ORCH_MAX_BACKLOG", CFG_INT, OFF(max_backlog), "1000000", 1, INT64_MAX, "unpublished outbox rows before 503" },
 	{ "ORCH_RETRY_BACKOFF", CFG_DURATION_LIST, OFF(retry_backoff_ms), "1s,2s,4s", 0, MS_DAY, "backoff before each retry" },
 	{ "ORCH_ROUTING_TIMEOUT_MS", CFG_INT, OFF(routing_timeout_ms), "250", 1, 60000, "deadline of a routing call" },
+	{ "ORCH_ROUTING_MAX_INFLIGHT", CFG_INT, OFF(routing_max_inflight), "64", 1, 10000, "most routing calls in flight per process (an adaptive limit moves below it)" },
 	{ "ORCH_STUCK_AFTER", CFG_DURATION, OFF(stuck_after_ms), "60s", 1000, 7 * MS_DAY, "reconciliation threshold" },
 	{ "ORCH_NATS_DUPLICATE_WINDOW", CFG_DURATION, OFF(nats_duplicate_window_ms), "2m", 1000, 7 * MS_DAY, "JetStream duplicate window" },
 	{ "ORCH_NATS_PROVISION", CFG_BOOL, OFF(nats_provision), "true", 0, 0, "create streams and consumer when absent" },
@@ -53,6 +54,8 @@ static const struct cfg_key keys[] = {
 	{ "ORCH_ROLES", CFG_ROLES, OFF(roles), "http,relay,pipeline,scheduler,reconciler", 0, 0, "what serve runs (comma-separated)" },
 	{ "ORCH_LOG_LEVEL", CFG_LOG_LEVEL, OFF(log_level), "info", 0, 0, "debug, info, warn or error" },
 	{ "ORCH_HTTP_THREADS", CFG_INT, OFF(http_threads), "4", 1, 256, "HTTP worker threads" },
+	{ "ORCH_HTTP_MAX_CONNECTIONS", CFG_INT, OFF(http_max_connections), "10000", 16, 1000000, "most open HTTP connections; at the limit idle keep-alive ones are closed first" },
+	{ "ORCH_DB_TIMEOUT", CFG_DURATION, OFF(db_timeout_ms), "5s", 100, 600000, "longest a request waits on PostgreSQL before it is answered 503" },
 	{ "ORCH_HTTP_IDLE_TIMEOUT", CFG_DURATION, OFF(http_idle_timeout_ms), "30s", 1000, 3600000, "close a connection idle (or sending too slowly) this long" },
 };
 

@@ -34,6 +34,9 @@ struct config {
 	int64_t retry_backoff_ms[CONFIG_MAX_BACKOFF];
 	int retry_backoff_len;
 	int64_t routing_timeout_ms;
+	int64_t routing_max_inflight;
+	int64_t http_max_connections;
+	int64_t db_timeout_ms;
 	int64_t stuck_after_ms;
 	int64_t nats_duplicate_window_ms;
 	bool nats_provision;

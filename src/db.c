@@ -2,9 +2,11 @@
 #include "db.h"
 
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -28,13 +30,34 @@ static const char *first_line(const char *msg)
 const char *db_error(PGconn *conn) { return first_line(PQerrorMessage(conn)); }
 const char *db_result_error(const PGresult *res) { return first_line(PQresultErrorMessage(res)); }
 
+static atomic_int connect_timeout_s = 5;
+
+void db_set_connect_timeout_s(int seconds) { atomic_store(&connect_timeout_s, seconds < 2 ? 2 : seconds); }
+
+/* libpq's notices (NOTICE, WARNING from the server) as JSON lines, not raw text on stderr. */
+static void notice_to_log(void *arg, const char *message)
+{
+	(void)arg;
+	log_library(LOG_INFO, "libpq", message);
+}
+
 PGconn *db_connect(const char *url, const char *application_name)
 {
-	const char *keys[] = { "dbname", "application_name", "connect_timeout", NULL };
-	const char *vals[] = { url, application_name, "5", NULL };
+	char timeout[16];
+	snprintf(timeout, sizeof(timeout), "%d", atomic_load(&connect_timeout_s));
+	/*
+	 * Keepalives and tcp_user_timeout notice a peer that is gone (host down,
+	 * network cut) in about 10 s; a peer that is alive but hung is the job
+	 * of db_await's deadline.
+	 */
+	const char *keys[] = { "dbname", "application_name", "connect_timeout", "keepalives", "keepalives_idle",
+			       "keepalives_interval", "keepalives_count", "tcp_user_timeout", NULL };
+	const char *vals[] = { url, application_name, timeout, "1", "5", "2", "3", "10000", NULL };
 	PGconn *conn = PQconnectdbParams(keys, vals, 1);
-	if (PQstatus(conn) == CONNECTION_OK)
+	if (PQstatus(conn) == CONNECTION_OK) {
+		PQsetNoticeProcessor(conn, notice_to_log, NULL);
 		return conn;
+	}
 	struct buf safe;
 	buf_init(&safe);
 	config_redact_url(url, &safe);
@@ -42,6 +65,69 @@ PGconn *db_connect(const char *url, const char *application_name)
 	buf_release(&safe);
 	PQfinish(conn);
 	return NULL;
+}
+
+/* Closes the connection's socket under libpq so that it reads end-of-file and marks the connection bad. */
+static void abandon(PGconn *conn)
+{
+	int fd = PQsocket(conn);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	(void)PQconsumeInput(conn);
+}
+
+int db_await(PGconn *conn, int64_t deadline_ms)
+{
+	for (;;) {
+		if (PQstatus(conn) != CONNECTION_OK)
+			return -1;
+		int flush = PQflush(conn); /* 1: more to send (non-blocking connections only) */
+		if (flush < 0)
+			return -1;
+		if (flush == 0 && !PQisBusy(conn))
+			return 0;
+		int64_t left = deadline_ms - mono_ms();
+		if (left <= 0) {
+			log_warn("PostgreSQL did not answer in time; the connection is abandoned", "error",
+				 "client-side deadline passed");
+			abandon(conn);
+			return -1;
+		}
+		struct pollfd fd = { .fd = PQsocket(conn), .events = (short)(POLLIN | (flush ? POLLOUT : 0)) };
+		int n = poll(&fd, 1, (int)(left > 1000 ? 1000 : left));
+		if (n < 0)
+			continue; /* EINTR */
+		if (n > 0 && (fd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(conn))
+			return -1;
+	}
+}
+
+int db_query_deadline(PGconn *conn, const char *sql, int nparams, const char *const *params, int64_t timeout_ms,
+		      PGresult **res)
+{
+	*res = NULL;
+	int64_t deadline = mono_ms() + timeout_ms;
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
+		return -1;
+	int rc = -1;
+	for (;;) {
+		if (db_await(conn, deadline) != 0) {
+			PQclear(*res);
+			*res = NULL;
+			return -1;
+		}
+		PGresult *r = PQgetResult(conn);
+		if (!r)
+			break;
+		if (!*res) {
+			*res = r;
+			ExecStatusType st = PQresultStatus(r);
+			rc = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK ? 0 : -1;
+		} else {
+			PQclear(r);
+		}
+	}
+	return rc;
 }
 
 int db_exec(PGconn *conn, const char *sql, const char *what)

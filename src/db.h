@@ -6,8 +6,34 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Connects; on failure logs why (URL redacted) and returns NULL. Caller PQfinish()es. */
+/*
+ * Connects; on failure logs why (URL redacted) and returns NULL. Caller
+ * PQfinish()es. Every connection has TCP keepalives and tcp_user_timeout
+ * (a dead peer is noticed in seconds), a connect timeout, and libpq's
+ * notices go to the JSON log.
+ */
 PGconn *db_connect(const char *url, const char *application_name);
+/* The connect timeout of db_connect, in seconds (libpq's minimum is 2); set once at start. */
+void db_set_connect_timeout_s(int seconds);
+/*
+ * Waits until the query sent on conn has its next result ready, or until
+ * the monotonic deadline_ms. 0: PQgetResult will not block. -1: the
+ * deadline passed or the connection failed; the connection is then closed
+ * under libpq (PQstatus becomes CONNECTION_BAD, what was sent is abandoned:
+ * committed or not, the server decides) and the caller must not wait on it
+ * again. This is how a hung server (a stopped process keeps its sockets
+ * open and its kernel acknowledges) cannot hold a caller longer than it
+ * allows.
+ */
+int db_await(PGconn *conn, int64_t deadline_ms) __attribute__((warn_unused_result));
+/*
+ * PQexecParams (text parameters) with a client-side deadline of timeout_ms:
+ * 0 and *res (caller PQclear()s) holding a PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK result; -1 on any failure, with *res the failed result
+ * or NULL, and the connection closed when the deadline passed (db_await).
+ */
+int db_query_deadline(PGconn *conn, const char *sql, int nparams, const char *const *params, int64_t timeout_ms,
+		      PGresult **res) __attribute__((warn_unused_result));
 /* Runs sql (no parameters, may be several statements); 0, or -1 after logging with `what`. */
 int db_exec(PGconn *conn, const char *sql, const char *what) __attribute__((warn_unused_result));
 /* The first line of the connection's last error, without the trailing newline (static buffer per thread). */

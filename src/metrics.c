@@ -85,6 +85,9 @@ static const struct { const char *name, *help; } gauge_info[G_GAUGE_COUNT] = {
 	[G_REDIS_UP] = { "orch_redis_up", "1 when Redis answered the last check" },
 	[G_NATS_UP] = { "orch_nats_up", "1 when connected to NATS" },
 	[G_BREAKER_STATE] = { "orch_circuit_breaker_state", "routing-engine circuit breaker: 0 closed, 1 open (not fetching), 2 half-open (probing)" },
+	[G_ROUTING_IN_FLIGHT] = { "orch_routing_in_flight", "routing-engine calls in flight" },
+	[G_ROUTING_LIMIT] = { "orch_routing_concurrency_limit", "adaptive limit of routing-engine calls in flight (at most ORCH_ROUTING_MAX_INFLIGHT)" },
+	[G_HTTP_CONNECTIONS] = { "orch_http_connections", "open HTTP connections (at most ORCH_HTTP_MAX_CONNECTIONS)" },
 };
 
 void metrics_init(void)

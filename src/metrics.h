@@ -39,6 +39,9 @@ enum metric_gauge {
 	G_REDIS_UP,
 	G_NATS_UP,
 	G_BREAKER_STATE,          /* 0 closed, 1 open, 2 half-open */
+	G_ROUTING_IN_FLIGHT,      /* routing calls in flight */
+	G_ROUTING_LIMIT,          /* the adaptive concurrency limit of routing calls */
+	G_HTTP_CONNECTIONS,       /* open HTTP connections */
 	G_GAUGE_COUNT
 };
 

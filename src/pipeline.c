@@ -16,6 +16,7 @@
 #include "config.h"
 #include "db.h"
 #include "lib/buf.h"
+#include "lib/failwindow.h"
 #include "lib/log.h"
 #include "lib/timeutil.h"
 #include "lib/uuid.h"
@@ -28,8 +29,14 @@
 
 #define PIPELINE_BATCH 64
 #define FETCH_WAIT_MS 500
-#define BREAKER_THRESHOLD 5
+#define BREAKER_WINDOW_MS 10000
 #define BREAKER_PROBE_MS 1000
+/* Unreachable engine (UNAVAILABLE: connection refused or lost): a little evidence is enough. */
+#define BREAKER_UNAVAILABLE_MIN 5
+/* Any transient failure (deadline missed, ...): a rate over a real sample, so a burst's few misses never open it. */
+#define BREAKER_MIN_CALLS 20
+#define BREAKER_MIN_FAILURES 10
+#define BREAKER_RATE 0.5
 #define NAK_DELAY_MS 1000
 #define RECONNECT_MS 500
 
@@ -42,7 +49,8 @@ struct item {
 	char account[256], to[24], sender[24];
 	bool ucs2;
 	unsigned segments;
-	int attempt_count;
+	int attempt_count; /* charged attempts (the retry budget) */
+	unsigned call_attempt; /* the number this routing call carries, never used before for this message */
 	struct route_result res;
 	enum decision decision;
 	char next_at[32];
@@ -63,7 +71,7 @@ static struct {
 	pthread_cond_t cond;
 	int outstanding;
 	atomic_int breaker;
-	int consecutive_transient;
+	struct failwindow transient, unavailable; /* calls and their transient / UNAVAILABLE failures */
 	int64_t probe_at_ms;
 } pl = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
@@ -85,17 +93,32 @@ static void breaker_set(enum breaker_state s)
 		pl.probe_at_ms = mono_ms() + BREAKER_PROBE_MS;
 }
 
-/* Called with the routing outcome of each call, in the pipeline thread. */
-static void breaker_observe(enum route_outcome o)
+/*
+ * Called with the outcome of each routing call, in the pipeline thread. The
+ * breaker opens when the engine looks down as a whole: most calls of the
+ * last BREAKER_WINDOW_MS failed, judged on a few calls when they could not
+ * reach it at all (UNAVAILABLE), on a larger sample for other transient
+ * failures (deadlines missed under load are a reason to slow down, which
+ * the concurrency limit does, not to stop).
+ */
+static void breaker_observe(const struct route_result *r)
 {
-	if (o != ROUTE_TRANSIENT) {
-		pl.consecutive_transient = 0;
-		if (pipeline_breaker() != BREAKER_CLOSED)
-			breaker_set(BREAKER_CLOSED);
+	int64_t now = mono_ms();
+	bool transient = r->outcome == ROUTE_TRANSIENT;
+	failwindow_add(&pl.transient, now, transient);
+	failwindow_add(&pl.unavailable, now, transient && strcmp(r->error_code, "unavailable") == 0);
+	if (pipeline_breaker() != BREAKER_CLOSED)
 		return;
-	}
-	if (++pl.consecutive_transient >= BREAKER_THRESHOLD && pipeline_breaker() == BREAKER_CLOSED)
+	if (failwindow_tripped(&pl.unavailable, now, BREAKER_UNAVAILABLE_MIN, BREAKER_UNAVAILABLE_MIN, BREAKER_RATE) ||
+	    failwindow_tripped(&pl.transient, now, BREAKER_MIN_CALLS, BREAKER_MIN_FAILURES, BREAKER_RATE))
 		breaker_set(BREAKER_OPEN);
+}
+
+static void breaker_close(void)
+{
+	failwindow_reset(&pl.transient);
+	failwindow_reset(&pl.unavailable);
+	breaker_set(BREAKER_CLOSED);
 }
 
 static void on_routed(void *arg, const struct route_result *r)
@@ -128,12 +151,10 @@ static void probe(void)
 	pthread_mutex_unlock(&pl.lock);
 	routing_call(pl.routing, &q, on_routed, &it);
 	wait_outstanding();
-	if (it.res.outcome == ROUTE_TRANSIENT) {
+	if (it.res.outcome == ROUTE_TRANSIENT)
 		breaker_set(BREAKER_OPEN);
-	} else {
-		pl.consecutive_transient = 0;
-		breaker_set(BREAKER_CLOSED);
-	}
+	else
+		breaker_close();
 }
 
 /* The messageId of a pipeline message (CloudEvents data.messageId); false when it has none. */
@@ -167,7 +188,8 @@ static int prepare(struct item *items, int n)
 		buf_addf(&ids, "%s%s", i ? "," : "", items[i].id);
 	buf_addc(&ids, '}');
 	const char *p[] = { ids.data };
-	PGresult *res = PQexecParams(pl.conn, "SELECT id, action, account_id, to_e164, sender, encoding, segments, attempt_count "
+	PGresult *res = PQexecParams(pl.conn, "SELECT id, action, account_id, to_e164, sender, encoding, segments, attempt_count, "
+					      "attempt "
 					      "FROM orch.pipeline_prepare($1::uuid[])", 1, NULL, p, NULL, NULL, 0);
 	buf_release(&ids);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -189,6 +211,7 @@ static int prepare(struct item *items, int n)
 		it->ucs2 = strcmp(PQgetvalue(res, r, 5), "UCS2") == 0;
 		it->segments = (unsigned)atoi(PQgetvalue(res, r, 6));
 		it->attempt_count = atoi(PQgetvalue(res, r, 7));
+		it->call_attempt = (unsigned)strtoul(PQgetvalue(res, r, 8), NULL, 10);
 	}
 	PQclear(res);
 	return 0;
@@ -198,7 +221,7 @@ static int prepare(struct item *items, int n)
 static void decide(struct item *it)
 {
 	const struct route_result *r = &it->res;
-	breaker_observe(r->outcome);
+	breaker_observe(r);
 	if (r->outcome == ROUTE_OK) {
 		it->decision = D_ROUTED;
 		return;
@@ -297,7 +320,7 @@ static void process(natsMsgList *list)
 			continue;
 		struct route_request q = { .message_id = items[i].id, .account_id = items[i].account, .destination = items[i].to,
 					   .sender = items[i].sender, .ucs2 = items[i].ucs2, .segments = items[i].segments,
-					   .attempt = (unsigned)items[i].attempt_count };
+					   .attempt = items[i].call_attempt };
 		pthread_mutex_lock(&pl.lock);
 		pl.outstanding++;
 		pthread_mutex_unlock(&pl.lock);
@@ -390,7 +413,7 @@ static void *pipeline_main(void *arg)
 int pipeline_start(const struct config *cfg)
 {
 	pl.cfg = cfg;
-	pl.routing = routing_start(cfg->routing_addr, cfg->routing_timeout_ms);
+	pl.routing = routing_start(cfg->routing_addr, cfg->routing_timeout_ms, (int)cfg->routing_max_inflight);
 	if (!pl.routing)
 		return -1;
 	jsOptions jo;
@@ -399,7 +422,9 @@ int pipeline_start(const struct config *cfg)
 		routing_stop(pl.routing);
 		return -1;
 	}
-	breaker_set(BREAKER_CLOSED);
+	failwindow_init(&pl.transient, BREAKER_WINDOW_MS);
+	failwindow_init(&pl.unavailable, BREAKER_WINDOW_MS);
+	breaker_close();
 	atomic_store(&pl.stopping, false);
 	if (pthread_create(&pl.thread, NULL, pipeline_main, NULL) != 0)
 		return -1;

@@ -9,12 +9,18 @@
  * (skip / EXPIRED / REJECTED / to route), route all concurrently, apply the
  * outcomes in one transaction, and only then acknowledge.
  *
- * Circuit breaker: after BREAKER_THRESHOLD consecutive transient routing
- * failures it opens and the pipeline stops fetching; a transient failure
- * while it is open is not the message's fault, so the message is not
- * charged an attempt (negative acknowledgement with a delay, it stays
- * QUEUED). Every second a synthetic probe call tests the engine; when it
- * answers, the breaker closes.
+ * Routing calls: each carries an attempt number orch.pipeline_prepare took
+ * for it (routing_calls), never one an earlier call for the message used,
+ * also when that call was not charged; at most the adaptive concurrency
+ * limit of routing.h are in flight, so a burst queues in the process.
+ *
+ * Circuit breaker: it opens when most routing calls of the last 10 s failed
+ * transiently (at least 5 calls when the engine was unreachable, at least
+ * 20 for other transient failures such as missed deadlines); the pipeline
+ * then stops fetching; a transient failure while it is open is not the
+ * message's fault, so the message is not charged an attempt (negative
+ * acknowledgement with a delay, it stays QUEUED). Every second a synthetic
+ * probe call tests the engine; when it answers, the breaker closes.
  */
 #ifndef ORCH_PIPELINE_H
 #define ORCH_PIPELINE_H

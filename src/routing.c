@@ -11,6 +11,7 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
+#include <grpc/support/log.h>
 #include <grpc/support/time.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "ghasi/routing/v1/routing.pb-c.h"
+#include "lib/limiter.h"
 #include "lib/log.h"
 #include "lib/timeutil.h"
 #include "lib/xmalloc.h"
@@ -26,13 +28,18 @@
 #include "lib/banned.h"
 
 #define METHOD "/ghasi.routing.v1.RoutingEngine/SelectRoute"
+#define ROUTING_INITIAL_LIMIT 16
+#define ROUTING_MIN_LIMIT 4
 
 struct routing {
 	grpc_channel *channel;
 	grpc_completion_queue *cq;
 	pthread_t thread;
 	int64_t timeout_ms;
-	atomic_int in_flight;
+	pthread_mutex_t lock; /* guards in_flight and limiter */
+	pthread_cond_t slot;  /* signalled when a call finishes */
+	int in_flight;
+	struct limiter limiter;
 };
 
 struct call {
@@ -123,6 +130,38 @@ static void classify(struct call *c, struct route_result *res)
 		 (int)(n > 150 ? 150 : n), (const char *)GRPC_SLICE_START_PTR(c->details));
 }
 
+/*
+ * What a finished call teaches the concurrency limit: an answer (OK or a
+ * permanent status) is a round-trip sample; a deadline missed or "resource
+ * exhausted" is a drop (the engine or the way to it is overloaded); a
+ * failed connection says nothing about load.
+ */
+static void learn(struct routing *r, const struct call *c, int64_t micros)
+{
+	pthread_mutex_lock(&r->lock);
+	bool drop = c->status == GRPC_STATUS_DEADLINE_EXCEEDED || c->status == GRPC_STATUS_RESOURCE_EXHAUSTED;
+	bool answer = c->status == GRPC_STATUS_OK || c->status == GRPC_STATUS_NOT_FOUND ||
+		      c->status == GRPC_STATUS_INVALID_ARGUMENT;
+	if (drop || answer)
+		limiter_sample(&r->limiter, micros, r->in_flight, drop);
+	r->in_flight--;
+	metrics_set(G_ROUTING_IN_FLIGHT, r->in_flight);
+	metrics_set(G_ROUTING_LIMIT, limiter_get(&r->limiter));
+	pthread_cond_broadcast(&r->slot);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Waits until the concurrency limit lets one more call start, and counts it. */
+static void take_slot(struct routing *r)
+{
+	pthread_mutex_lock(&r->lock);
+	while (r->in_flight >= limiter_get(&r->limiter))
+		pthread_cond_wait(&r->slot, &r->lock);
+	r->in_flight++;
+	metrics_set(G_ROUTING_IN_FLIGHT, r->in_flight);
+	pthread_mutex_unlock(&r->lock);
+}
+
 static void finish(struct routing *r, struct call *c)
 {
 	struct route_result res = { 0 };
@@ -130,6 +169,7 @@ static void finish(struct routing *r, struct call *c)
 	res.micros = mono_us() - c->start_us;
 	metrics_routing_call(res.outcome == ROUTE_OK ? "ok" : res.outcome == ROUTE_PERMANENT ? "permanent" : "transient",
 			     res.micros);
+	learn(r, c, res.micros);
 	c->cb(c->arg, &res);
 	grpc_metadata_array_destroy(&c->initial_md);
 	grpc_metadata_array_destroy(&c->trailing_md);
@@ -139,7 +179,6 @@ static void finish(struct routing *r, struct call *c)
 	grpc_slice_unref(c->details);
 	grpc_call_unref(c->call);
 	free(c);
-	atomic_fetch_sub(&r->in_flight, 1);
 }
 
 static void *cq_main(void *arg)
@@ -175,6 +214,7 @@ static grpc_byte_buffer *pack_request(const struct route_request *q)
 
 void routing_call(struct routing *r, const struct route_request *q, route_cb cb, void *arg)
 {
+	take_slot(r); /* the deadline starts when the call does, not while it waits here */
 	struct call *c = xcalloc(1, sizeof(*c));
 	c->cb = cb;
 	c->arg = arg;
@@ -200,23 +240,28 @@ void routing_call(struct routing *r, const struct route_request *q, route_cb cb,
 	ops[5].data.recv_status_on_client.trailing_metadata = &c->trailing_md;
 	ops[5].data.recv_status_on_client.status = &c->status;
 	ops[5].data.recv_status_on_client.status_details = &c->details;
-	atomic_fetch_add(&r->in_flight, 1);
 	if (grpc_call_start_batch(c->call, ops, 6, c, NULL) != GRPC_CALL_OK) {
 		c->status = GRPC_STATUS_INTERNAL;
 		finish(r, c);
 	}
 }
 
-struct routing *routing_start(const char *addr, int64_t timeout_ms)
+struct routing *routing_start(const char *addr, int64_t timeout_ms, int max_in_flight)
 {
+	routing_log_init();
 	grpc_init();
 	struct routing *r = xcalloc(1, sizeof(*r));
 	r->timeout_ms = timeout_ms;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->slot, NULL);
+	limiter_init(&r->limiter, ROUTING_INITIAL_LIMIT, max_in_flight < ROUTING_MIN_LIMIT ? max_in_flight : ROUTING_MIN_LIMIT, max_in_flight);
+	metrics_set(G_ROUTING_LIMIT, limiter_get(&r->limiter));
 	grpc_channel_credentials *creds = grpc_insecure_credentials_create();
 	r->channel = grpc_channel_create(addr, creds, NULL);
 	grpc_channel_credentials_release(creds);
+	/* Connect now, not on the first message: the first calls after a start are then not slower. */
+	(void)grpc_channel_check_connectivity_state(r->channel, 1);
 	r->cq = grpc_completion_queue_create_for_next(NULL);
-	atomic_init(&r->in_flight, 0);
 	if (pthread_create(&r->thread, NULL, cq_main, r) != 0) {
 		log_error("routing: cannot start the completion-queue thread");
 		grpc_completion_queue_shutdown(r->cq);
@@ -234,7 +279,12 @@ void routing_stop(struct routing *r)
 {
 	if (!r)
 		return;
-	for (int i = 0; i < 500 && atomic_load(&r->in_flight) > 0; i++) {
+	for (int i = 0; i < 500; i++) {
+		pthread_mutex_lock(&r->lock);
+		int n = r->in_flight;
+		pthread_mutex_unlock(&r->lock);
+		if (n == 0)
+			break;
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
@@ -242,6 +292,22 @@ void routing_stop(struct routing *r)
 	pthread_join(r->thread, NULL);
 	grpc_completion_queue_destroy(r->cq);
 	grpc_channel_destroy(r->channel);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->slot);
 	free(r);
 	grpc_shutdown();
+}
+
+/* gRPC core's log lines, as JSON lines (operations.md: logs are JSON on stderr). */
+static void grpc_log_json(gpr_log_func_args *args)
+{
+	enum log_level level = args->severity == GPR_LOG_SEVERITY_ERROR  ? LOG_ERROR
+			       : args->severity == GPR_LOG_SEVERITY_INFO ? LOG_INFO
+									 : LOG_DEBUG;
+	log_library(level, "grpc", args->message);
+}
+
+void routing_log_init(void)
+{
+	gpr_set_log_function(grpc_log_json);
 }

@@ -41,13 +41,22 @@ typedef void (*route_cb)(void *arg, const struct route_result *result);
 
 struct routing;
 
-/* addr: host:port. NULL after logging why. */
-struct routing *routing_start(const char *addr, int64_t timeout_ms);
-/* Starts one call; cb is always called, also when the call cannot start. */
+/*
+ * addr: host:port; max_in_flight: the most calls at once (the adaptive
+ * limit of lib/limiter.h moves below it). NULL after logging why.
+ */
+struct routing *routing_start(const char *addr, int64_t timeout_ms, int max_in_flight);
+/*
+ * Starts one call; cb is always called, also when the call cannot start.
+ * Blocks while the calls in flight are at the concurrency limit, so a burst
+ * queues here instead of missing its deadlines at the engine.
+ */
 void routing_call(struct routing *r, const struct route_request *req, route_cb cb, void *arg);
 /* Waits for the calls in flight, then frees. */
 void routing_stop(struct routing *r);
 /* True when s is a NATS subject token: [A-Za-z0-9_-]{1,64}. */
 bool routing_operator_id_ok(const char *s);
+/* Sends gRPC core's own log lines to the JSON logger (idempotent; routing_start calls it). */
+void routing_log_init(void);
 
 #endif

@@ -25,6 +25,18 @@ void log_set_component(const char *component);
 
 void log_kv(enum log_level level, const char *msg, ...);
 
+/*
+ * A line a library wrote itself (libmicrohttpd's error log, libpq's notices
+ * and errors, gRPC core, nats.c): logged as {"msg":"library","library":...,
+ * "text":...} with the trailing newline cut. Rate-limited per library name
+ * (a burst of LOG_LIBRARY_BURST lines, then LOG_LIBRARY_PER_S a second); the
+ * next line let through carries "suppressed" with how many were dropped.
+ * library: a static string. Thread-safe.
+ */
+#define LOG_LIBRARY_BURST 20
+#define LOG_LIBRARY_PER_S 5
+void log_library(enum log_level level, const char *library, const char *text);
+
 #define log_debug(...) log_kv(LOG_DEBUG, __VA_ARGS__, (const char *)0)
 #define log_info(...) log_kv(LOG_INFO, __VA_ARGS__, (const char *)0)
 #define log_warn(...) log_kv(LOG_WARN, __VA_ARGS__, (const char *)0)

@@ -8,6 +8,8 @@
  * any time through a small HTTP control endpoint:
  *
  *   POST /control?delay_ms=300            answer slowly
+ *   POST /control?delay_ms=20&workers=8   an engine of finite capacity: 8 calls served at once, 20 ms
+ *                                         each, the rest queue (its latency grows with the load)
  *   POST /control?fail=UNAVAILABLE        fail every call with this status
  *   POST /control?fail=UNAVAILABLE&fail_first=2   fail only the next 2 calls
  *   POST /control?reset=1                 behave again
@@ -57,12 +59,15 @@ static struct {
 	struct route routes[MAX_ROUTES];
 	int nroutes;
 	int delay_ms;
+	int workers; /* >0: at most this many calls are served at once (each takes delay_ms); the rest queue */
+	int busy;
+	pthread_cond_t worker_free;
 	grpc_status_code fail;
 	int fail_first; /* >0: fail only this many more calls */
 	struct buf calls; /* the call log, JSON lines */
 	int ncalls;
 	volatile sig_atomic_t stop;
-} st = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} st = { .lock = PTHREAD_MUTEX_INITIALIZER, .worker_free = PTHREAD_COND_INITIALIZER };
 
 static const struct { const char *name; grpc_status_code code; } status_names[] = {
 	{ "OK", GRPC_STATUS_OK }, { "CANCELLED", GRPC_STATUS_CANCELLED }, { "UNKNOWN", GRPC_STATUS_UNKNOWN },
@@ -221,12 +226,22 @@ static void send_answer(struct srv_call *c)
 	grpc_slice_unref(details);
 }
 
+/* A slow answer; with workers set, an engine of finite capacity: calls wait for a free worker first. */
 static void *delayed_answer(void *arg)
 {
 	struct srv_call *c = arg;
+	pthread_mutex_lock(&st.lock);
+	while (st.workers > 0 && st.busy >= st.workers)
+		pthread_cond_wait(&st.worker_free, &st.lock);
+	st.busy++;
+	pthread_mutex_unlock(&st.lock);
 	struct timespec ts = { c->delay_ms / 1000, (long)(c->delay_ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
 	send_answer(c);
+	pthread_mutex_lock(&st.lock);
+	st.busy--;
+	pthread_cond_signal(&st.worker_free);
+	pthread_mutex_unlock(&st.lock);
 	return NULL;
 }
 
@@ -291,6 +306,8 @@ static void control_set(struct MHD_Connection *conn, struct buf *out)
 	pthread_mutex_lock(&st.lock);
 	if ((v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "reset"))) {
 		st.delay_ms = 0;
+		st.workers = 0;
+		pthread_cond_broadcast(&st.worker_free);
 		st.fail = GRPC_STATUS_OK;
 		st.fail_first = -1;
 	}
@@ -305,14 +322,18 @@ static void control_set(struct MHD_Connection *conn, struct buf *out)
 			buf_addf(out, "unknown status %s\n", v);
 		}
 	}
+	if ((v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "workers"))) {
+		st.workers = atoi(v);
+		pthread_cond_broadcast(&st.worker_free);
+	}
 	if ((v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fail_first")))
 		st.fail_first = atoi(v);
 	if ((v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "clear_calls"))) {
 		buf_reset(&st.calls);
 		st.ncalls = 0;
 	}
-	buf_addf(out, "{\"delay_ms\":%d,\"fail\":%d,\"fail_first\":%d,\"calls\":%d}\n", st.delay_ms, (int)st.fail,
-		 st.fail_first, st.ncalls);
+	buf_addf(out, "{\"delay_ms\":%d,\"workers\":%d,\"fail\":%d,\"fail_first\":%d,\"calls\":%d}\n", st.delay_ms,
+		 st.workers, (int)st.fail, st.fail_first, st.ncalls);
 	pthread_mutex_unlock(&st.lock);
 }
 

@@ -37,7 +37,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int count = argc > 4 ? atoi(argv[4]) : 1;
-	struct routing *r = routing_start(argv[1], atoll(argv[2]));
+	struct routing *r = routing_start(argv[1], atoll(argv[2]), 64);
 	if (!r)
 		return 1;
 	remaining = count;
