@@ -2,16 +2,31 @@
  * libmicrohttpd plumbing (see http.h). The access handler is a small state
  * machine per request: first call (allocate the context), body chunks
  * (append, or note the body is too large), last call (route and answer).
+ *
+ * Connections are tracked (libmicrohttpd's connection notifications) so that
+ * a crowd of idle ones cannot lock everyone out: libmicrohttpd refuses new
+ * connections at its limit, and keep-alive pools (Kong holds thousands) or
+ * clients that open sockets and send nothing, or headers a byte at a time,
+ * would fill it. When the open connections reach EVICT_AT of the limit, the
+ * longest-idle connections without a request in progress (idle keep-alive,
+ * or still waiting for their first complete header) are shut down until
+ * there is room for a batch of new ones. shutdown(2) only: libmicrohttpd
+ * owns the descriptor, sees end-of-file and closes it in its own thread;
+ * the table's lock is held across the shutdown, and the close notification
+ * takes it too, so the descriptor cannot be reused under us.
  */
 #include "http.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "lib/log.h"
 #include "metrics.h"
@@ -19,9 +34,30 @@
 #include "lib/xmalloc.h"
 #include "lib/banned.h"
 
+#define EVICT_AT 0.95  /* of the connection limit: start closing idle connections */
+#define EVICT_TO 0.90  /* ... until this many are open (a batch, not one per new connection) */
+
+/* One TCP connection (libmicrohttpd's socket context). */
+struct tracked {
+	int fd;
+	size_t index; /* in conn_table.all */
+	int64_t last_ms; /* accepted, or its last request answered */
+	bool busy; /* a request is in progress */
+	bool evicted; /* shut down, close notification pending */
+};
+
+struct conn_table {
+	pthread_mutex_t lock;
+	struct tracked **all;
+	size_t n, cap, evicting;
+	size_t evict_at, evict_to;
+	uint64_t evicted_total;
+};
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_server_opts opts;
+	struct conn_table conns;
 };
 
 enum req_state { REQ_BODY, REQ_DEFERRED, REQ_READY };
@@ -259,6 +295,98 @@ static void log_request(const struct http_request *req, int status)
 	       "message_id", message_id, "replayed", replayed[0] ? replayed : NULL, (const char *)NULL);
 }
 
+static int cmp_idle(const void *a, const void *b)
+{
+	const struct tracked *x = *(struct tracked *const *)a, *y = *(struct tracked *const *)b;
+	return (x->last_ms > y->last_ms) - (x->last_ms < y->last_ms);
+}
+
+/* With the lock held: shuts down the longest-idle connections until at most evict_to stay open. */
+static void evict_idle(struct conn_table *t)
+{
+	size_t open = t->n - t->evicting;
+	if (open <= t->evict_to)
+		return;
+	size_t need = open - t->evict_to, nidle = 0;
+	struct tracked **idle = xcalloc(t->n, sizeof(*idle));
+	for (size_t i = 0; i < t->n; i++) {
+		if (!t->all[i]->busy && !t->all[i]->evicted)
+			idle[nidle++] = t->all[i];
+	}
+	qsort(idle, nidle, sizeof(*idle), cmp_idle);
+	size_t done = 0;
+	for (; done < need && done < nidle; done++) {
+		idle[done]->evicted = true;
+		shutdown(idle[done]->fd, SHUT_RDWR);
+	}
+	free(idle);
+	t->evicting += done;
+	t->evicted_total += done;
+	if (done)
+		metrics_inc(M_HTTP_EVICTED, done);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *srv = cls;
+	struct conn_table *t = &srv->conns;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct tracked *c = xcalloc(1, sizeof(*c));
+		c->fd = info ? info->connect_fd : -1;
+		c->last_ms = mono_ms();
+		pthread_mutex_lock(&t->lock);
+		if (t->n == t->cap) {
+			t->cap = t->cap ? t->cap * 2 : 1024;
+			t->all = xrealloc(t->all, t->cap * sizeof(*t->all));
+		}
+		c->index = t->n;
+		t->all[t->n++] = c;
+		if (t->n - t->evicting >= t->evict_at)
+			evict_idle(t);
+		metrics_set(G_HTTP_CONNECTIONS, (int64_t)t->n);
+		pthread_mutex_unlock(&t->lock);
+		*socket_context = c;
+		return;
+	}
+	struct tracked *c = *socket_context;
+	if (!c)
+		return;
+	pthread_mutex_lock(&t->lock);
+	struct tracked *last = t->all[--t->n];
+	last->index = c->index;
+	t->all[c->index] = last;
+	if (c->evicted)
+		t->evicting--;
+	metrics_set(G_HTTP_CONNECTIONS, (int64_t)t->n);
+	pthread_mutex_unlock(&t->lock);
+	free(c);
+	*socket_context = NULL;
+}
+
+/* A request began (busy) or ended on the connection. */
+static void conn_mark(struct http_server *srv, struct MHD_Connection *conn, bool busy)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct tracked *c = info ? info->socket_context : NULL;
+	if (!c)
+		return;
+	pthread_mutex_lock(&srv->conns.lock);
+	c->busy = busy;
+	c->last_ms = mono_ms();
+	pthread_mutex_unlock(&srv->conns.lock);
+}
+
+/* libmicrohttpd's own messages (a client that closed mid-request, ...) as rate-limited JSON lines. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char line[512];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	log_library(LOG_INFO, "libmicrohttpd", line);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 				  const char *version, const char *upload_data, size_t *upload_data_size,
 				  void **con_cls)
@@ -278,6 +406,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		buf_init(&req->resp.body);
 		buf_init(&req->resp.headers);
 		take_request_id(req);
+		conn_mark(req->srv, conn, true);
 		find_route(req);
 		req->limit = req->route && req->method_allowed ? req->route->body_limit : 0;
 		*con_cls = req;
@@ -303,11 +432,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
-	(void)conn;
 	(void)toe;
 	struct http_request *req = *con_cls;
 	if (!req)
 		return;
+	conn_mark(req->srv, conn, false);
 	buf_release(&req->body);
 	buf_release(&req->resp.body);
 	buf_release(&req->resp.headers);
@@ -346,18 +475,27 @@ struct http_server *http_start(const struct http_server_opts *opts)
 	}
 	struct http_server *srv = xcalloc(1, sizeof(*srv));
 	srv->opts = *opts;
+	unsigned max = opts->max_connections ? opts->max_connections : 1000;
+	pthread_mutex_init(&srv->conns.lock, NULL);
+	srv->conns.evict_at = (size_t)(max * EVICT_AT);
+	srv->conns.evict_to = (size_t)(max * EVICT_TO);
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
 			MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, srv,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, opts->threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, opts->conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_CONNECTION_LIMIT, max,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
 	if (!srv->daemon) {
 		log_error("cannot start the HTTP server", "listen", opts->listen);
+		pthread_mutex_destroy(&srv->conns.lock);
 		free(srv);
 		return NULL;
 	}
-	log_info("HTTP server listening", "listen", opts->listen);
+	char maxs[16];
+	snprintf(maxs, sizeof(maxs), "%u", max);
+	log_info("HTTP server listening", "listen", opts->listen, "max_connections", maxs);
 	return srv;
 }
 
@@ -368,5 +506,9 @@ void http_stop(struct http_server *srv)
 	MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
 	(void)fd;
 	MHD_stop_daemon(srv->daemon);
+	for (size_t i = 0; i < srv->conns.n; i++)
+		free(srv->conns.all[i]);
+	free(srv->conns.all);
+	pthread_mutex_destroy(&srv->conns.lock);
 	free(srv);
 }

@@ -40,6 +40,7 @@ struct http_server_opts {
 	const char *listen; /* host:port */
 	unsigned threads;
 	unsigned conn_timeout_s;
+	unsigned max_connections; /* open at most; idle ones are closed first near it */
 	const struct http_route *routes; /* borrowed; ends with a zeroed entry */
 	void *ctx; /* passed to handlers, borrowed */
 };

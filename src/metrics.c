@@ -76,6 +76,7 @@ static const struct { const char *name, *help; } counter_info[M_COUNTER_COUNT] =
 	[M_PIPELINE_RETRIES] = { "orch_retries_scheduled_total", "Transient routing failures scheduled for a retry (RETRY_SCHEDULED)" },
 	[M_DEAD_LETTERS] = { "orch_dead_letters_total", "Messages made FAILED, REJECTED or EXPIRED by the pipeline (each with a dead letter)" },
 	[M_RETRIES_REQUEUED] = { "orch_retries_requeued_total", "RETRY_SCHEDULED messages made QUEUED again when due" },
+	[M_HTTP_EVICTED] = { "orch_http_idle_connections_closed_total", "Idle HTTP connections closed to make room near ORCH_HTTP_MAX_CONNECTIONS" },
 };
 
 static const struct { const char *name, *help; } gauge_info[G_GAUGE_COUNT] = {

@@ -28,6 +28,7 @@ enum metric_counter {
 	M_PIPELINE_RETRIES,       /* transient failures scheduled for a retry */
 	M_DEAD_LETTERS,           /* messages made FAILED, REJECTED or EXPIRED by the pipeline */
 	M_RETRIES_REQUEUED,       /* RETRY_SCHEDULED messages made QUEUED again by the scheduler */
+	M_HTTP_EVICTED,           /* idle HTTP connections closed to make room near the connection limit */
 	M_COUNTER_COUNT
 };
 

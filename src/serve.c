@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "api.h"
 #include "bus.h"
@@ -25,6 +26,44 @@ static void usage(FILE *out)
 	fprintf(out, "Usage: sms-orchestrator serve [config flags]\n\n"
 		     "Serves the HTTP API (/v1/sms, /healthz, /readyz, /metrics) and relays the outbox to NATS\n"
 		     "JetStream until SIGTERM or SIGINT.\n");
+}
+
+/* Descriptors kept for what is not an HTTP connection: PostgreSQL, Redis, NATS, gRPC, epoll, files. */
+#define FD_RESERVE 512
+
+/*
+ * Raises the open-files limit as far as the hard limit allows and returns
+ * how many HTTP connections fit under it: ORCH_HTTP_MAX_CONNECTIONS, or
+ * fewer (with a warning naming the setting) when the limit is lower.
+ */
+static unsigned http_connection_budget(const struct config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->http_max_connections + FD_RESERVE;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < want) {
+			struct rlimit raised = rl;
+			raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+				rl = raised;
+		}
+	} else {
+		rl.rlim_cur = rl.rlim_max = 1024;
+	}
+	char soft[24], hard[24];
+	snprintf(soft, sizeof(soft), "%llu", (unsigned long long)rl.rlim_cur);
+	snprintf(hard, sizeof(hard), "%llu", (unsigned long long)rl.rlim_max);
+	unsigned budget = (unsigned)cfg->http_max_connections;
+	if (rl.rlim_cur < want) {
+		budget = rl.rlim_cur > FD_RESERVE + 16 ? (unsigned)(rl.rlim_cur - FD_RESERVE) : 16;
+		char b[24];
+		snprintf(b, sizeof(b), "%u", budget);
+		log_warn("the open-files limit is below ORCH_HTTP_MAX_CONNECTIONS plus a reserve; fewer HTTP connections",
+			 "open_files_soft", soft, "open_files_hard", hard, "http_max_connections", b);
+	} else {
+		log_info("open-files limit", "open_files_soft", soft, "open_files_hard", hard);
+	}
+	return budget;
 }
 
 int serve_main(const struct config *cfg, int argc, char **argv)
@@ -65,6 +104,7 @@ int serve_main(const struct config *cfg, int argc, char **argv)
 			.listen = cfg->http_listen,
 			.threads = (unsigned)cfg->http_threads,
 			.conn_timeout_s = (unsigned)(cfg->http_idle_timeout_ms / 1000),
+			.max_connections = http_connection_budget(cfg),
 			.routes = api_routes(),
 			.ctx = api,
 		};

@@ -35,6 +35,24 @@ send $A '{"to":"+14155550100","from":"ACME","body":"other"}' -H 'Idempotency-Key
 is_problem 422 "Redis flushed: another request with the key is still 422"
 is "$(count_messages $A)" 1 "still one message"
 
+# An in-flight marker left in Redis (written before Redis hung, the request answered while it could not
+# be reached) never hides a finished request: PostgreSQL decides, and Redis is repaired from it.
+fp=$(sql "SELECT fingerprint FROM orch.idempotency_keys WHERE account_id = '$A' AND idem_key = 'k-replay'")
+redis-cli -p "$port" SET "orch:idem:$A:k-replay" "I:$fp" PX 28000 >/dev/null
+send $A "$MSG" -H 'Idempotency-Key: k-replay'
+is "$STATUS:$BODY" "202:$first" "a stale in-flight marker in Redis, a finished record in PostgreSQL: the original answer, not 409"
+is "$(header Idempotent-Replayed)" true "... marked replayed"
+is "$(redis-cli -p "$port" GET "orch:idem:$A:k-replay" | cut -c1-2)" "D:" "... and Redis is repaired from PostgreSQL"
+redis-cli -p "$port" SET "orch:idem:$A:k-replay" "I:$fp" PX 28000 >/dev/null
+send $A '{"to":"+14155550100","from":"ACME","body":"other"}' -H 'Idempotency-Key: k-replay'
+is_problem 422 "a stale marker, another request with the key: still 422"
+redis-cli -p "$port" SET "orch:idem:$A:k-genuine" "I:$fp" PX 28000 >/dev/null
+send $A "$MSG" -H 'Idempotency-Key: k-genuine'
+is_problem 409 "a marker and no finished record in PostgreSQL: the request is in flight, 409"
+ok "... with Retry-After" test -n "$(header Retry-After)"
+redis-cli -p "$port" DEL "orch:idem:$A:k-genuine" >/dev/null
+is "$(count_messages $A)" 1 "still one message"
+
 # 4xx is not remembered.
 send $A '{"to":"+14155550100","from":"ACME"}' -H 'Idempotency-Key: k-fix'
 is_problem 400 "an invalid request with a key: 400"
