@@ -36,6 +36,7 @@ static const char accept_sql[] =
 
 struct accept_writer {
 	char *url;
+	int64_t timeout_ms;
 	int nthreads;
 	pthread_t threads[MAX_THREADS];
 	pthread_mutex_t lock;
@@ -123,12 +124,16 @@ static int send_job(PGconn *conn, const struct accept_job *job)
 	return ok ? 0 : -1;
 }
 
-/* Reads one query's results up to its terminating NULL; returns the last status. */
-static ExecStatusType read_query(PGconn *conn, struct accept_job *job)
+/*
+ * Reads one query's results up to its terminating NULL; returns the last
+ * status. Never waits past deadline_ms (db_await): a hung server fails the
+ * batch instead of holding its requests.
+ */
+static ExecStatusType read_query(PGconn *conn, struct accept_job *job, int64_t deadline_ms)
 {
 	ExecStatusType st = PGRES_FATAL_ERROR;
 	PGresult *res;
-	while ((res = PQgetResult(conn)) != NULL) {
+	while (db_await(conn, deadline_ms) == 0 && (res = PQgetResult(conn)) != NULL) {
 		st = PQresultStatus(res);
 		if (st == PGRES_TUPLES_OK && job && PQntuples(res) == 1) {
 			bool accepted = PQgetvalue(res, 0, 0)[0] == 't';
@@ -151,8 +156,8 @@ static ExecStatusType read_query(PGconn *conn, struct accept_job *job)
 	return st;
 }
 
-/* One pipelined transaction for n jobs. */
-static enum batch_result write_batch(PGconn *conn, struct accept_job **jobs, size_t n)
+/* One pipelined transaction for n jobs, answered by deadline_ms. */
+static enum batch_result write_batch(PGconn *conn, struct accept_job **jobs, size_t n, int64_t deadline_ms)
 {
 	if (!PQenterPipelineMode(conn))
 		return BATCH_CONN_ERROR;
@@ -168,13 +173,13 @@ static enum batch_result write_batch(PGconn *conn, struct accept_job **jobs, siz
 		log_error("cannot send the accept transaction", "error", db_error(conn));
 		return BATCH_CONN_ERROR;
 	}
-	bool ok = read_query(conn, NULL) == PGRES_COMMAND_OK;
+	bool ok = read_query(conn, NULL, deadline_ms) == PGRES_COMMAND_OK;
 	for (size_t i = 0; i < n; i++)
-		ok = read_query(conn, jobs[i]) == PGRES_TUPLES_OK && ok;
+		ok = read_query(conn, jobs[i], deadline_ms) == PGRES_TUPLES_OK && ok;
 	if (notify)
-		ok = read_query(conn, NULL) == PGRES_COMMAND_OK && ok;
-	ok = read_query(conn, NULL) == PGRES_COMMAND_OK && ok;
-	ExecStatusType sync = read_query(conn, NULL);
+		ok = read_query(conn, NULL, deadline_ms) == PGRES_COMMAND_OK && ok;
+	ok = read_query(conn, NULL, deadline_ms) == PGRES_COMMAND_OK && ok;
+	ExecStatusType sync = read_query(conn, NULL, deadline_ms);
 	if (sync != PGRES_PIPELINE_SYNC || !PQexitPipelineMode(conn))
 		return BATCH_CONN_ERROR;
 	if (ok)
@@ -230,14 +235,15 @@ static int cmp_jobs(const void *a, const void *b)
 	return c ? c : strcmp(x->idem_key, y->idem_key);
 }
 
-static void run_batch(struct writer_conn *wc, const char *url, struct accept_job **jobs, size_t n)
+static void run_batch(struct writer_conn *wc, const struct accept_writer *w, struct accept_job **jobs, size_t n)
 {
+	const char *url = w->url;
 	qsort(jobs, n, sizeof(*jobs), cmp_jobs);
 	set_outcome(jobs, n, ACCEPT_UNAVAILABLE);
 	if (!ensure_conn(wc, url))
 		return;
 	int64_t start = mono_us();
-	enum batch_result r = write_batch(wc->conn, jobs, n);
+	enum batch_result r = write_batch(wc->conn, jobs, n, mono_ms() + w->timeout_ms);
 	if (r == BATCH_OK) {
 		size_t msgs = 0;
 		for (size_t i = 0; i < n; i++)
@@ -248,8 +254,9 @@ static void run_batch(struct writer_conn *wc, const char *url, struct accept_job
 		return;
 	}
 	if (r == BATCH_CONN_ERROR) {
-		log_error("PostgreSQL connection lost during an accept transaction", "error", db_error(wc->conn));
-		set_outcome(jobs, n, ACCEPT_UNAVAILABLE);
+		log_error("PostgreSQL connection lost or too slow during an accept transaction", "error",
+			  db_error(wc->conn));
+		set_outcome(jobs, n, ACCEPT_UNKNOWN);
 		PQfinish(wc->conn);
 		wc->conn = NULL;
 		metrics_set(G_POSTGRES_UP, 0);
@@ -258,11 +265,12 @@ static void run_batch(struct writer_conn *wc, const char *url, struct accept_job
 	/* One job failed: nothing was committed; write each alone so the others go through. */
 	for (size_t i = 0; i < n; i++) {
 		jobs[i]->outcome = ACCEPT_FAILED;
-		r = ensure_conn(wc, url) ? write_batch(wc->conn, &jobs[i], 1) : BATCH_CONN_ERROR;
+		bool connected = ensure_conn(wc, url);
+		r = connected ? write_batch(wc->conn, &jobs[i], 1, mono_ms() + w->timeout_ms) : BATCH_CONN_ERROR;
 		if (r == BATCH_JOB_ERROR)
 			jobs[i]->outcome = ACCEPT_FAILED;
 		else if (r == BATCH_CONN_ERROR)
-			jobs[i]->outcome = ACCEPT_UNAVAILABLE;
+			jobs[i]->outcome = connected ? ACCEPT_UNKNOWN : ACCEPT_UNAVAILABLE;
 		else if (jobs[i]->outcome == ACCEPT_COMMITTED)
 			metrics_inc(M_MESSAGES_ACCEPTED, jobs[i]->nmsgs);
 		relay_wake();
@@ -276,7 +284,7 @@ static void *writer_main(void *arg)
 	struct accept_job **batch = xcalloc(MAX_BATCH_JOBS, sizeof(*batch));
 	size_t n;
 	while ((n = take_batch(w, batch)) > 0) {
-		run_batch(&wc, w->url, batch, n);
+		run_batch(&wc, w, batch, n);
 		for (size_t i = 0; i < n; i++)
 			batch[i]->done(batch[i]);
 	}
@@ -285,10 +293,11 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-struct accept_writer *accept_start(const char *url, int nthreads)
+struct accept_writer *accept_start(const char *url, int nthreads, int64_t timeout_ms)
 {
 	struct accept_writer *w = xcalloc(1, sizeof(*w));
 	w->url = xstrdup(url);
+	w->timeout_ms = timeout_ms;
 	w->nthreads = nthreads < 1 ? 1 : nthreads > MAX_THREADS ? MAX_THREADS : nthreads;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);

@@ -33,6 +33,8 @@ enum accept_outcome {
 	ACCEPT_COMMITTED,   /* written: answer response_status/response_body */
 	ACCEPT_EXISTING,    /* the idempotency key was already used: existing_* hold its stored answer */
 	ACCEPT_UNAVAILABLE, /* PostgreSQL could not be reached: nothing was written (503) */
+	ACCEPT_UNKNOWN,     /* sent, then the connection failed or the deadline passed before COMMIT answered:
+			       written or not, PostgreSQL knows; 503 and the client retries with its key */
 	ACCEPT_FAILED,      /* the database refused the job (a bug): nothing was written (500) */
 };
 
@@ -62,7 +64,8 @@ struct accept_job {
 struct accept_writer;
 
 /* Starts nthreads writers; NULL after logging why. url is borrowed. */
-struct accept_writer *accept_start(const char *url, int nthreads);
+/* timeout_ms: the longest one transaction may take, from sending it to its COMMIT's answer (client-side deadline). */
+struct accept_writer *accept_start(const char *url, int nthreads, int64_t timeout_ms);
 /* Queues a job; its done() will be called exactly once. */
 void accept_submit(struct accept_writer *w, struct accept_job *job);
 /* Writes what is queued, then stops the threads and frees. */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "api_internal.h"
+#include "bus.h"
 #include "embedded_sql.h"
 #include "idem.h"
 #include "lib/ctcompare.h"
@@ -119,24 +120,26 @@ static void readyz(struct http_request *req, struct http_response *resp, void *c
 	monitor_snapshot(&st);
 	bool schema_ok = st.schema_version >= embedded_schema_version;
 	bool accepting = !atomic_load(&api->draining);
-	bool ready = st.postgres_ok && schema_ok && st.nats_ok && accepting;
+	int64_t age_ms = mono_ms() - st.checked_ms;
+	bool fresh = age_ms <= MONITOR_STALE_MS; /* an old answer is no answer: the checks themselves are stuck */
+	bool ready = fresh && st.postgres_ok && schema_ok && st.nats_ok && accepting;
 	struct buf b;
 	buf_init(&b);
 	buf_addf(&b,
 		 "{\"status\":\"%s\",\"checks\":{"
 		 "\"postgres\":{\"ok\":%s,\"schemaVersion\":%d,\"expectedSchemaVersion\":%d,\"schemaOk\":%s},"
-		 "\"nats\":{\"ok\":%s},"
+		 "\"nats\":{\"ok\":%s,\"connected\":%s,\"jetstreamAcknowledging\":%s},"
 		 "\"redis\":{\"ok\":%s,\"degraded\":%s},"
 		 "\"routing\":{\"circuitBreaker\":\"%s\"},"
 		 "\"accepting\":%s,"
 		 "\"outbox\":{\"backlog\":%lld,\"oldestAgeSeconds\":%.3f,\"maxBacklog\":%lld}},"
-		 "\"checkedMsAgo\":%lld}",
+		 "\"checkedMsAgo\":%lld,\"stale\":%s}",
 		 ready ? (st.redis_ok ? "ready" : "degraded") : "not_ready", st.postgres_ok ? "true" : "false",
 		 st.schema_version, embedded_schema_version, schema_ok ? "true" : "false", st.nats_ok ? "true" : "false",
-		 st.redis_ok ? "true" : "false", st.redis_ok ? "false" : "true", breaker_name(pipeline_breaker()),
+		 bus_connected() ? "true" : "false", bus_jetstream_ok() ? "true" : "false", st.redis_ok ? "true" : "false", st.redis_ok ? "false" : "true", breaker_name(pipeline_breaker()),
 		 accepting ? "true" : "false",
 		 (long long)st.backlog, st.oldest_age_s, (long long)api->cfg->max_backlog,
-		 (long long)(mono_ms() - st.checked_ms));
+		 (long long)age_ms, fresh ? "false" : "true");
 	http_json(resp, ready ? 200 : 503, b.data);
 	buf_release(&b);
 }
@@ -181,7 +184,7 @@ struct api *api_start(const struct config *cfg)
 	atomic_init(&api->deferred, 0);
 	api->limits.max_segments = cfg->max_segments;
 	api->limits.bulk_max = cfg->bulk_max;
-	api->writer = accept_start(cfg->database_url, 3);
+	api->writer = accept_start(cfg->database_url, 3, cfg->db_timeout_ms);
 	api->pool = dbpool_new(cfg->database_url, DB_POOL_SIZE, "sms-orchestrator api");
 	return api;
 }

@@ -210,6 +210,15 @@ static void accept_done(struct accept_job *job)
 		http_problem(resp, p->req, 503, "unavailable", "Service unavailable",
 			     "the message store cannot be reached; nothing was accepted, retry later", NULL);
 		break;
+	case ACCEPT_UNKNOWN:
+		metrics_inc(M_DB_UNAVAILABLE, 1);
+		if (p->key)
+			idem_release(p->account, p->key);
+		api_retry_after(resp, 2);
+		http_problem(resp, p->req, 503, "unavailable", "Service unavailable",
+			     "the message store did not answer in time; the request may or may not have been stored: "
+			     "retry with the same Idempotency-Key to get its answer", NULL);
+		break;
 	case ACCEPT_FAILED:
 		if (p->key)
 			idem_release(p->account, p->key);
@@ -495,9 +504,10 @@ void api_get(struct http_request *req, struct http_response *resp, void *ctx)
 		return;
 	}
 	const char *params[] = { id, account };
-	PGresult *res = PQexecParams(conn, "SELECT orch.message_json($1::uuid, $2)", 2, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		log_error("GET failed", "request_id", http_request_id(req), "error", PQresultErrorMessage(res));
+	PGresult *res = NULL;
+	if (db_query_deadline(conn, "SELECT orch.message_json($1::uuid, $2)", 2, params, api->cfg->db_timeout_ms, &res) != 0) {
+		log_error("GET failed", "request_id", http_request_id(req), "error",
+			  res ? db_result_error(res) : db_error(conn));
 		api_retry_after(resp, 2);
 		http_problem(resp, req, 503, "unavailable", "Service unavailable", "the message store cannot be reached", NULL);
 	} else if (PQgetisnull(res, 0, 0)) {

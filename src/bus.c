@@ -1,15 +1,20 @@
 /* The NATS connection and JetStream provisioning (see bus.h). */
 #include "bus.h"
 
+#include <stdatomic.h>
+
 #include <stdio.h>
 #include <string.h>
 
 #include "config.h"
 #include "lib/log.h"
+#include "lib/timeutil.h"
 #include "lib/banned.h"
 
 #define NS_PER_MS 1000000LL
 #define PIPELINE_ACK_WAIT_MS 30000
+#define BUS_PING_INTERVAL_MS 1500
+#define BUS_MAX_PINGS_OUT 2
 
 static struct {
 	const struct config *cfg;
@@ -17,7 +22,33 @@ static struct {
 	jsCtx *js;
 	void (*on_connect)(void);
 	volatile bool closing; /* bus_stop() began: a disconnect is expected, not news */
+	atomic_llong stalled_since_ms; /* monotonic ms of the first publish JetStream left unacknowledged; 0: none */
 } bus;
+
+void bus_jetstream_acked(void) { atomic_store(&bus.stalled_since_ms, 0); }
+
+void bus_jetstream_stalled(void)
+{
+	long long zero = 0;
+	if (atomic_compare_exchange_strong(&bus.stalled_since_ms, &zero, (long long)mono_ms()))
+		log_warn("JetStream stopped acknowledging publishes; /readyz answers 503 until it does again");
+}
+
+bool bus_jetstream_ok(void) { return atomic_load(&bus.stalled_since_ms) == 0; }
+
+/* nats.c's asynchronous errors (slow consumer, permission, stale connection, ...) as JSON lines. */
+static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
+{
+	(void)nc;
+	(void)sub;
+	(void)closure;
+	const char *last = NULL;
+	natsStatus ls = nc ? natsConnection_GetLastError(nc, &last) : NATS_OK;
+	char text[300];
+	snprintf(text, sizeof(text), "%s%s%s", natsStatus_GetText(err), ls != NATS_OK && last ? ": " : "",
+		 ls != NATS_OK && last ? last : "");
+	log_library(LOG_WARN, "nats.c", text);
+}
 
 void bus_on_connect(void (*fn)(void)) { bus.on_connect = fn; }
 
@@ -78,6 +109,15 @@ int bus_start(const struct config *cfg)
 		s = natsOptions_SetReconnectWait(opts, 250);
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectBufSize(opts, 1);
+	/* A server that hangs (stopped, frozen VM) keeps the socket open: PINGs without a PONG notice it. */
+	if (s == NATS_OK)
+		s = natsOptions_SetPingInterval(opts, BUS_PING_INTERVAL_MS);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxPingsOut(opts, BUS_MAX_PINGS_OUT);
+	if (s == NATS_OK)
+		s = natsOptions_SetTimeout(opts, 2000);
+	if (s == NATS_OK)
+		s = natsOptions_SetErrorHandler(opts, on_error, NULL);
 	if (s == NATS_OK)
 		s = natsOptions_SetDisconnectedCB(opts, on_disconnected, NULL);
 	if (s == NATS_OK)

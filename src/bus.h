@@ -29,6 +29,15 @@ void bus_on_connect(void (*fn)(void));
 natsConnection *bus_connection(void);
 bool bus_connected(void);
 /*
+ * JetStream's acknowledgements as the relay sees them: acked when a publish
+ * was acknowledged, stalled when one was not in time (a hung server keeps
+ * the connection up). bus_jetstream_ok() is false from a stall until the
+ * next acknowledgement; /readyz reads it.
+ */
+void bus_jetstream_acked(void);
+void bus_jetstream_stalled(void);
+bool bus_jetstream_ok(void);
+/*
  * Creates the streams and the consumer that are absent (ORCH_NATS_PROVISION);
  * existing ones are left as they are, with a warning when they differ. Runs
  * once NATS is connected; 0 when done, -1 to be retried.

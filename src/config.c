@@ -55,7 +55,7 @@ static const struct cfg_key keys[] = {
 	{ "ORCH_LOG_LEVEL", CFG_LOG_LEVEL, OFF(log_level), "info", 0, 0, "debug, info, warn or error" },
 	{ "ORCH_HTTP_THREADS", CFG_INT, OFF(http_threads), "4", 1, 256, "HTTP worker threads" },
 	{ "ORCH_HTTP_MAX_CONNECTIONS", CFG_INT, OFF(http_max_connections), "10000", 16, 1000000, "most open HTTP connections; at the limit idle keep-alive ones are closed first" },
-	{ "ORCH_DB_TIMEOUT", CFG_DURATION, OFF(db_timeout_ms), "5s", 100, 600000, "longest a request waits on PostgreSQL before it is answered 503" },
+	{ "ORCH_DB_TIMEOUT", CFG_DURATION, OFF(db_timeout_ms), "3s", 100, 600000, "longest a request waits on PostgreSQL before it is answered 503" },
 	{ "ORCH_HTTP_IDLE_TIMEOUT", CFG_DURATION, OFF(http_idle_timeout_ms), "30s", 1000, 3600000, "close a connection idle (or sending too slowly) this long" },
 };
 

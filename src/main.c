@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "db.h"
 #include "migrate.h"
 #include "reconcile.h"
 #include "serve.h"
@@ -75,6 +76,7 @@ int main(int argc, char **argv)
 	}
 	log_set_level(cfg.log_level);
 	log_set_component(cmd->name);
+	db_set_connect_timeout_s((int)((cfg.db_timeout_ms + 999) / 1000));
 	config_log(&cfg);
 	int rc = cmd->run(&cfg, cargc, cargv);
 	config_release(&cfg);

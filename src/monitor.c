@@ -16,6 +16,7 @@
 #include "lib/banned.h"
 
 #define INTERVAL_MS 1000
+#define CHECK_DEADLINE_MS 2000
 
 static struct {
 	const struct config *cfg;
@@ -37,15 +38,17 @@ static void check_postgres(struct monitor_state *st)
 	st->schema_version = -1;
 	if (!mon.pg)
 		return;
-	PGresult *res = PQexec(mon.pg, "SELECT (SELECT max(version) FROM orch.schema_migrations), b.pending, "
-				       "b.oldest_age_seconds FROM orch.outbox_backlog_estimate() b");
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+	/* Never blocked by what it checks: a hung server is a failed check after CHECK_DEADLINE_MS. */
+	PGresult *res = NULL;
+	int rc = db_query_deadline(mon.pg, "SELECT (SELECT max(version) FROM orch.schema_migrations), b.pending, "
+				   "b.oldest_age_seconds FROM orch.outbox_backlog_estimate() b", 0, NULL, CHECK_DEADLINE_MS, &res);
+	if (rc == 0 && PQntuples(res) == 1) {
 		st->postgres_ok = true;
 		st->schema_version = PQgetisnull(res, 0, 0) ? -1 : atoi(PQgetvalue(res, 0, 0));
 		st->backlog = atoll(PQgetvalue(res, 0, 1));
 		st->oldest_age_s = atof(PQgetvalue(res, 0, 2));
 	} else {
-		log_warn("PostgreSQL check failed", "error", db_result_error(res));
+		log_warn("PostgreSQL check failed", "error", res ? db_result_error(res) : db_error(mon.pg));
 	}
 	PQclear(res);
 }
@@ -55,7 +58,7 @@ static void check_once(void)
 	struct monitor_state st = { 0 };
 	check_postgres(&st);
 	st.redis_ok = idem_ping();
-	st.nats_ok = bus_connected();
+	st.nats_ok = bus_connected() && bus_jetstream_ok();
 	st.checked_ms = mono_ms();
 	metrics_set(G_POSTGRES_UP, st.postgres_ok);
 	metrics_set(G_REDIS_UP, st.redis_ok);

@@ -2,7 +2,10 @@
  * The monitor: a thread that, every second, measures what /readyz, /metrics
  * and load shedding need, so no request pays for it: PostgreSQL reachable
  * and its schema version, the outbox backlog (estimate) and its oldest age,
- * Redis reachable, NATS connected.
+ * Redis reachable, NATS connected and JetStream acknowledging. No check
+ * blocks on what it checks for long (a PostgreSQL query has a 2 s client
+ * deadline); readers treat a snapshot older than MONITOR_STALE_MS as a
+ * failed check.
  */
 #ifndef ORCH_MONITOR_H
 #define ORCH_MONITOR_H
@@ -11,6 +14,8 @@
 #include <stdint.h>
 
 struct config;
+
+#define MONITOR_STALE_MS 5000
 
 struct monitor_state {
 	bool postgres_ok;

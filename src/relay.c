@@ -246,6 +246,17 @@ static void publish_all(void)
 		if (js_PublishAsyncGetPendingList(&pending, relay.js) == NATS_OK)
 			natsMsgList_Destroy(&pending);
 	}
+	bool any_acked = false, any_unanswered = false;
+	pthread_mutex_lock(&relay.ack_lock);
+	for (size_t i = 0; i < relay.nrows; i++) {
+		any_acked |= relay.rows[i].state == ROW_ACKED;
+		any_unanswered |= relay.rows[i].state != ROW_ACKED && relay.rows[i].state != ROW_FAILED;
+	}
+	pthread_mutex_unlock(&relay.ack_lock);
+	if (any_acked)
+		bus_jetstream_acked();
+	else if (any_unanswered)
+		bus_jetstream_stalled();
 }
 
 /* id array literal of the rows in state st, and their count. */

@@ -131,4 +131,5 @@ is "$(redis-cli -p "$port" GET "orch:idem:$A:k-back" | cut -c1-2)" "D:" "Redis b
 
 stop_serve; rc=$?
 is "$rc" 0 "serve exits 0"
+json_only
 done_testing

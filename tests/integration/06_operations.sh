@@ -81,4 +81,5 @@ is "$(cat "$T_TMP/drain.code")" 202 "draining: the request in flight at SIGTERM 
 is "$(sql "SELECT count(*) FROM orch.sms_messages WHERE account_id = '$A' AND idempotency_key = 'k-drain'")" 1 "... and its message is stored"
 stop_serve; rc=$?
 is "$rc" 0 "serve exits 0 after draining"
+json_only
 done_testing

@@ -124,4 +124,5 @@ for fam in orch_relay_published_total orch_relay_errors_total orch_relay_batch_r
 done
 stop_serve; rc=$?
 is "$rc" 0 "serve exits 0"
+json_only
 done_testing

@@ -147,4 +147,5 @@ is "$(jq -r .checks.routing.circuitBreaker <<<"$BODY")" closed "the circuit brea
 
 stop_serve; rc=$?
 is "$rc" 0 "serve exits 0"
+json_only
 done_testing

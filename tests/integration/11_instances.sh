@@ -81,4 +81,5 @@ start_serve || exit 1
 wait_for "after restart they are all SUBMITTED" 60 all_submitted_of $C
 exactly_once $C "SIGTERM: each accepted message on smpp.operator.* exactly once"
 stop_serve
+json_only
 done_testing

@@ -61,6 +61,14 @@ stop_serve() {
 	return $rc
 }
 
+# json_only [LOG]: every line serve wrote to stderr is a JSON object (operations.md), libraries' included.
+json_only() {
+	local log=${1:-$SERVE_LOG} bad
+	bad=$(grep -cv '^{' "$log")
+	is "$bad" 0 "every line serve wrote to stderr is JSON ($(wc -l <"$log") lines)"
+	[ "$bad" = 0 ] || grep -v '^{' "$log" | sort | uniq -c | sort -rn | head -5 | sed 's/^/# /'
+}
+
 # req METHOD PATH [curl args...]: sets STATUS, HDRS, BODY.
 req() {
 	local m=$1 p=$2
