@@ -42,6 +42,18 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 .PHONY: all deps run stop test test-unit bench bench-reconcile clean format
 .DEFAULT_GOAL := all
 
+# A plain `make` (build only) on a machine without the packages stops at once with one line
+# naming them and `make deps`, instead of failing later on a missing protoc-c or header.
+# The targets that install them (deps, run, test, bench) check after installing.
+NO_CHECK_GOALS := deps run test bench bench-reconcile clean format stop
+ifeq ($(filter $(NO_CHECK_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifneq ($(ORCH_DEPS_CHECKED),1)
+DEPS_MISSING := $(shell scripts/deps.sh --check 2>&1)
+$(if $(DEPS_MISSING),$(error $(DEPS_MISSING)))
+export ORCH_DEPS_CHECKED := 1
+endif
+endif
+
 all: $(BIN) $(STANDIN) $(UNIT_BINS) $(TOOL_BINS)
 
 deps:

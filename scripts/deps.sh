@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages the build, the local stack and the tests need,
 # when any is missing. Quick (one dpkg-query) when everything is there.
+# deps.sh --check only says, in one line, what is missing (exit 1), for `make`.
 set -eu
 PKGS="build-essential pkg-config ca-certificates curl jq
 libpq-dev postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
@@ -16,6 +17,11 @@ for p in $PKGS; do
 	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$status" = "installed" ] || missing="$missing $p"
 done
+if [ "${1:-}" = --check ]; then # the build-only `make`: say what is missing in one line, install nothing
+	[ -z "$missing" ] && exit 0
+	echo "missing packages:$missing; run 'make deps' (as root) first, or 'make run' / 'make test', which install them"
+	exit 1
+fi
 [ -z "$missing" ] && exit 0
 echo "deps: installing:$missing" >&2
 if [ "$(id -u)" -ne 0 ]; then

@@ -42,4 +42,17 @@ is "$m" "$n" "every log line is a JSON object"
 out=$(ORCH_DATABASE_URL="postgresql://nobody@127.0.0.1:1/orch?connect_timeout=1" "$ORCH_BIN" reconcile 2>&1); rc=$?
 like "$rc:$out" "^1:.*cannot connect to PostgreSQL" "reconcile with the database unreachable: exit 1 with a clear message"
 
+# `make` (build only) on a machine without a package: one line naming it and `make deps`, nothing built.
+mkdir -p "$T_TMP/fakebin"
+cat >"$T_TMP/fakebin/dpkg-query" <<'FAKE'
+#!/bin/sh
+for a; do last=$a; done
+[ "$last" = protobuf-c-compiler ] && { echo not-installed; exit 0; }
+exec /usr/bin/dpkg-query "$@"
+FAKE
+chmod +x "$T_TMP/fakebin/dpkg-query"
+out=$(cd "$ORCH_ROOT" && PATH="$T_TMP/fakebin:$PATH" make -n 2>&1); rc=$?
+is "$rc" 2 "make without protobuf-c-compiler stops at once"
+is "$(printf '%s\n' "$out" | wc -l)" 1 "... with one line"
+like "$out" "protobuf-c-compiler.*make deps" "... naming the package and make deps"
 done_testing
