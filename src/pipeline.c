@@ -31,7 +31,7 @@
 #define FETCH_WAIT_MS 500
 #define BREAKER_WINDOW_MS 10000
 #define BREAKER_PROBE_MS 1000
-/* Unreachable engine (UNAVAILABLE: connection refused or lost): a little evidence is enough. */
+/* Unreachable engine (UNAVAILABLE: connection refused or lost), in a row: a little evidence is enough. */
 #define BREAKER_UNAVAILABLE_MIN 5
 /* Any transient failure (deadline missed, ...): a rate over a real sample, so a burst's few misses never open it. */
 #define BREAKER_MIN_CALLS 20
@@ -71,7 +71,8 @@ static struct {
 	pthread_cond_t cond;
 	int outstanding;
 	atomic_int breaker;
-	struct failwindow transient, unavailable; /* calls and their transient / UNAVAILABLE failures */
+	struct failwindow transient; /* calls and their transient failures, the last BREAKER_WINDOW_MS */
+	int unreachable_run;         /* UNAVAILABLE answers in a row */
 	int64_t probe_at_ms;
 } pl = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
@@ -95,21 +96,25 @@ static void breaker_set(enum breaker_state s)
 
 /*
  * Called with the outcome of each routing call, in the pipeline thread. The
- * breaker opens when the engine looks down as a whole: most calls of the
- * last BREAKER_WINDOW_MS failed, judged on a few calls when they could not
- * reach it at all (UNAVAILABLE), on a larger sample for other transient
- * failures (deadlines missed under load are a reason to slow down, which
- * the concurrency limit does, not to stop).
+ * breaker opens when the engine looks down as a whole: BREAKER_UNAVAILABLE_MIN
+ * calls in a row could not reach it at all (UNAVAILABLE: refused or lost
+ * connections say so without doubt), or most calls of the last
+ * BREAKER_WINDOW_MS failed transiently, judged on at least BREAKER_MIN_CALLS
+ * calls (deadlines missed under load are a reason to slow down, which the
+ * concurrency limit does, not to stop: a burst's few misses never open it).
  */
 static void breaker_observe(const struct route_result *r)
 {
 	int64_t now = mono_ms();
 	bool transient = r->outcome == ROUTE_TRANSIENT;
 	failwindow_add(&pl.transient, now, transient);
-	failwindow_add(&pl.unavailable, now, transient && strcmp(r->error_code, "unavailable") == 0);
+	if (transient && strcmp(r->error_code, "unavailable") == 0)
+		pl.unreachable_run++;
+	else
+		pl.unreachable_run = 0;
 	if (pipeline_breaker() != BREAKER_CLOSED)
 		return;
-	if (failwindow_tripped(&pl.unavailable, now, BREAKER_UNAVAILABLE_MIN, BREAKER_UNAVAILABLE_MIN, BREAKER_RATE) ||
+	if (pl.unreachable_run >= BREAKER_UNAVAILABLE_MIN ||
 	    failwindow_tripped(&pl.transient, now, BREAKER_MIN_CALLS, BREAKER_MIN_FAILURES, BREAKER_RATE))
 		breaker_set(BREAKER_OPEN);
 }
@@ -117,7 +122,7 @@ static void breaker_observe(const struct route_result *r)
 static void breaker_close(void)
 {
 	failwindow_reset(&pl.transient);
-	failwindow_reset(&pl.unavailable);
+	pl.unreachable_run = 0;
 	breaker_set(BREAKER_CLOSED);
 }
 
@@ -423,7 +428,6 @@ int pipeline_start(const struct config *cfg)
 		return -1;
 	}
 	failwindow_init(&pl.transient, BREAKER_WINDOW_MS);
-	failwindow_init(&pl.unavailable, BREAKER_WINDOW_MS);
 	breaker_close();
 	atomic_store(&pl.stopping, false);
 	if (pthread_create(&pl.thread, NULL, pipeline_main, NULL) != 0)

@@ -14,9 +14,10 @@
  * also when that call was not charged; at most the adaptive concurrency
  * limit of routing.h are in flight, so a burst queues in the process.
  *
- * Circuit breaker: it opens when most routing calls of the last 10 s failed
- * transiently (at least 5 calls when the engine was unreachable, at least
- * 20 for other transient failures such as missed deadlines); the pipeline
+ * Circuit breaker: it opens when 5 calls in a row could not reach the
+ * engine (UNAVAILABLE), or when most routing calls of the last 10 s failed
+ * transiently, judged on at least 20 calls (so a burst's few missed
+ * deadlines never open it); the pipeline
  * then stops fetching; a transient failure while it is open is not the
  * message's fault, so the message is not charged an attempt (negative
  * acknowledgement with a delay, it stays QUEUED). Every second a synthetic

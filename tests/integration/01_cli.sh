@@ -51,7 +51,7 @@ for a; do last=$a; done
 exec /usr/bin/dpkg-query "$@"
 FAKE
 chmod +x "$T_TMP/fakebin/dpkg-query"
-out=$(cd "$ORCH_ROOT" && PATH="$T_TMP/fakebin:$PATH" make -n 2>&1); rc=$?
+out=$(cd "$ORCH_ROOT" && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u ORCH_DEPS_CHECKED PATH="$T_TMP/fakebin:$PATH" make -n 2>&1); rc=$?
 is "$rc" 2 "make without protobuf-c-compiler stops at once"
 is "$(printf '%s\n' "$out" | wc -l)" 1 "... with one line"
 like "$out" "protobuf-c-compiler.*make deps" "... naming the package and make deps"

@@ -54,7 +54,11 @@ wait "$loader"
 accepted=$(sql "SELECT count(*) FROM orch.sms_messages WHERE account_id = '$B'")
 diag "$accepted messages were accepted before the SIGKILL ($(grep -c 202 "$T_TMP/kcodes") bulk 202s)"
 ok "some messages were accepted before the kill" test "$accepted" -gt 0
-is "$accepted" "$(( $(grep -c 202 "$T_TMP/kcodes") * 100 ))" "every 202 answered is a stored message (nothing acknowledged was lost)"
+# One bulk may have committed and lost its answer to the kill (the loader sends one at a time): stored is the
+# 202s' messages, or those plus the one bulk in flight.
+n202=$(( $(grep -c 202 "$T_TMP/kcodes") * 100 ))
+ok "every 202 answered is a stored message (nothing acknowledged was lost): $accepted stored for $n202 acknowledged" \
+	test "$accepted" -ge "$n202" -a "$accepted" -le $((n202 + 100))
 start_serve || exit 1
 wait_for "after restart every accepted message is SUBMITTED (redeliveries after the 30 s AckWait included)" 120 all_submitted_of $B
 exactly_once $B "SIGKILL mid-flow: each accepted message on smpp.operator.* exactly once"

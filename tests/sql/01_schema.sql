@@ -10,7 +10,7 @@ SELECT views_are('orch', ARRAY['v_outbox_backlog', 'v_messages_by_status', 'v_st
 SELECT columns_are('orch', 'sms_messages', ARRAY['id', 'account_id', 'status', 'seq', 'to_e164', 'sender',
     'body', 'encoding', 'segments', 'client_reference', 'callback_url', 'attempt_count', 'next_attempt_at',
     'operator_id', 'route_id', 'valid_until', 'last_error_code', 'last_error_detail', 'idempotency_key',
-    'request_id', 'traceparent', 'created_at', 'updated_at']);
+    'request_id', 'traceparent', 'created_at', 'updated_at', 'routing_calls']);
 SELECT col_type_is('orch', 'sms_messages', 'id', 'uuid', 'message id is a uuid');
 SELECT col_is_pk('orch', 'sms_messages', 'id', 'id is the primary key');
 SELECT col_type_is('orch', 'sms_messages', 'created_at', 'timestamp with time zone', 'times are timestamptz');
