@@ -8,7 +8,7 @@ GEN := build/gen
 BIN := $(BUILD)/sms-orchestrator
 STANDIN := $(BUILD)/routing-engine-standin
 VERSION := $(shell cat VERSION)
-PKGS := libpq libmicrohttpd json-c hiredis libnats grpc libprotobuf-c
+PKGS := libpq libmicrohttpd json-c hiredis libnats grpc libprotobuf-c libcrypto
 
 # Recursive (=) so pkg-config runs after `make deps` installed the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
