@@ -73,6 +73,14 @@ bool sender_valid(const char *s, size_t len, char *out, size_t outlen)
 	return false;
 }
 
+bool idempotency_key_valid(const char *key, size_t len)
+{
+	bool ok = len >= 1 && len <= IDEMPOTENCY_KEY_MAX;
+	for (size_t i = 0; ok && i < len; i++)
+		ok = key[i] > 0x20 && key[i] < 0x7f;
+	return ok;
+}
+
 /* Reads a string member; false (with an error) when present with another type. */
 static bool get_string(struct sms_item *it, json_object *obj, const char *key, const char **s, size_t *len)
 {

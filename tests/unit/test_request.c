@@ -879,6 +879,37 @@ static void test_bulk_fingerprint(void **state)
 	assert_memory_equal(digest[0], digest[1], SHA256_DIGEST_LEN);
 }
 
+/* The Idempotency-Key syntax: 1-255 visible ASCII characters. */
+static void test_idempotency_key(void **state)
+{
+	static const struct {
+		const char *key;
+		size_t len; /* 0: strlen(key) */
+		bool valid;
+	} cases[] = {
+		{ "a", 0, true },
+		{ "order-42:retry/1", 0, true },
+		{ "!~", 0, true },
+		{ "", 0, false },
+		{ "has space", 0, false },
+		{ "tab\there", 0, false },
+		{ "del\x7f", 0, false },
+		{ "caf\xC3\xA9", 0, false },
+		{ "nul\0inside", 11, false },
+	};
+	char key[IDEMPOTENCY_KEY_MAX + 2];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].key);
+		if (idempotency_key_valid(cases[i].key, len) != cases[i].valid)
+			fail_msg("key %zu (\"%s\"): want %s", i, cases[i].key, cases[i].valid ? "valid" : "invalid");
+	}
+	memset(key, 'k', sizeof(key));
+	assert_true(idempotency_key_valid(key, IDEMPOTENCY_KEY_MAX));
+	assert_false(idempotency_key_valid(key, IDEMPOTENCY_KEY_MAX + 1));
+}
+
 /* A test for one table row; the teardown frees whatever the row parsed. */
 static struct CMUnitTest row_test(const char *name, CMUnitTestFunction fn, const void *row)
 {
@@ -895,6 +926,7 @@ int main(void)
 		cmocka_unit_test(test_errors_json_escapes),
 		cmocka_unit_test(test_errors_json_empty),
 		cmocka_unit_test(test_bulk_fingerprint),
+		cmocka_unit_test(test_idempotency_key),
 	};
 	static struct CMUnitTest tests[ARRAY_SIZE(send_cases) + ARRAY_SIZE(sender_cases) + ARRAY_SIZE(fp_cases) +
 				       ARRAY_SIZE(bulk_cases) + ARRAY_SIZE(others)];
