@@ -13,7 +13,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential pkg-config \
       libpq-dev libmicrohttpd-dev libjson-c-dev libhiredis-dev libnats-dev \
-      libgrpc-dev libprotobuf-c-dev protobuf-c-compiler \
+      libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Exactly what the build reads: the Makefile, the version, the generators, the
@@ -35,7 +35,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates curl \
-      libpq5 libmicrohttpd12 libjson-c5 libhiredis0.14 libnats3.4 libgrpc29 libprotobuf-c1 \
+      libpq5 libmicrohttpd12 libjson-c5 libhiredis0.14 libnats3.4 libgrpc29 libprotobuf-c1 libssl3 \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 orch \
  && useradd --system --uid 10001 --gid orch --no-create-home --home-dir /nonexistent \

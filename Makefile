@@ -8,7 +8,7 @@ GEN := build/gen
 BIN := $(BUILD)/sms-orchestrator
 STANDIN := $(BUILD)/routing-engine-standin
 VERSION := $(shell cat VERSION)
-PKGS := libpq libmicrohttpd json-c hiredis libnats grpc libprotobuf-c
+PKGS := libpq libmicrohttpd json-c hiredis libnats grpc libprotobuf-c libcrypto
 
 # Recursive (=) so pkg-config runs after `make deps` installed the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
@@ -16,9 +16,12 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
-CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
+# The language, warnings and include paths every build shares (the fuzz
+# targets of tests/fuzz/fuzz.mk too); CFLAGS_BASE adds optimization or the sanitizers.
+CFLAGS_COMMON := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
 	-Wshadow -Wstrict-prototypes -Wno-missing-field-initializers -g -pthread \
 	-DORCH_VERSION='"$(VERSION)"' -Isrc -I$(GEN)
+CFLAGS_BASE := $(CFLAGS_COMMON)
 ifeq ($(SANITIZE),1)
   CFLAGS_BASE += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDFLAGS_SAN := -fsanitize=address,undefined
@@ -101,6 +104,10 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIBORCH)
 
 -include $(OBJS:.o=.d) $(BUILD)/src/main.d $(BUILD)/src/standin/routing_engine.d
 
+# libFuzzer targets (clang): make fuzz-build, make fuzz, make fuzz-smoke. Optional,
+# so that a tree without tests/ (the Dockerfile's build stage) still builds.
+-include tests/fuzz/fuzz.mk
+
 # The local stack (PostgreSQL, Redis, NATS with JetStream) under .run/, then
 # serve in the foreground. Ctrl-C stops serve and the stack.
 run:
@@ -130,7 +137,7 @@ bench-reconcile:
 	@scripts/bench/reconcile.sh $(BIN)
 
 format:
-	clang-format -i $(SRCS) $(wildcard src/*.h src/lib/*.h tests/unit/*.c)
+	clang-format -i $(SRCS) $(wildcard src/*.h src/lib/*.h tests/unit/*.c tests/fuzz/*.c tests/fuzz/*.h)
 
 clean:
 	rm -rf build

@@ -3,11 +3,14 @@
 # when any is missing. Quick (one dpkg-query) when everything is there.
 # deps.sh --check only says, in one line, what is missing (exit 1), for `make`.
 set -eu
+# libssl-dev: libcrypto for SHA-256 (libgrpc-dev pulls it in too; named here
+# because the build uses it directly). clang and libclang-rt-14-dev (the
+# libFuzzer runtime): the fuzz targets of tests/fuzz/ (make fuzz).
 PKGS="build-essential pkg-config ca-certificates curl jq
 libpq-dev postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 libmicrohttpd-dev libjson-c-dev libhiredis-dev redis-server libnats-dev nats-server
-libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev wrk
-docker-compose"
+libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libssl-dev libcmocka-dev wrk
+docker-compose clang libclang-rt-14-dev"
 
 missing=""
 # The docs tier lints the OpenAPI document with tools from the npm registry:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make test`: a throwaway stack, then every tier (unit, sql, integration).
+# `make test`: a throwaway stack, then every tier (unit, fuzz, sql, integration).
 # Each test file speaks TAP; this runner counts every ok / not ok, treats a
 # file that died or whose plan does not match as one more failure, prints a
 # line per tier and ends with "N passed, N failed". Exits non-zero on any failure.
@@ -56,6 +56,17 @@ for t in "$BUILD"/tests/test_*; do
 	CMOCKA_MESSAGE_OUTPUT=TAP run_tap "unit/$(basename "$t")" "$t"
 done
 tier_end unit
+
+# The fuzz targets are built with clang whatever SANITIZE says (tests/fuzz/fuzz.mk).
+tier_begin "fuzz targets (libFuzzer)"
+if make -C "$ROOT" --no-print-directory -s fuzz-build >"$RESULTS/fuzz-build.log" 2>&1; then
+	run_tap "fuzz/libFuzzer" "$ROOT/scripts/fuzz.sh" smoke
+else
+	tier_fail=$((tier_fail + 1))
+	printf '  %-50s FAILED (make fuzz-build, see .run/test-results/fuzz-build.log)\n' "fuzz/build"
+	tail -15 "$RESULTS/fuzz-build.log" | sed 's/^/      /'
+fi
+tier_end fuzz
 
 tier_begin "SQL tests (pgTAP, pg_prove)"
 psql -X -q -U postgres -d orch -c "CREATE EXTENSION IF NOT EXISTS pgtap" >/dev/null

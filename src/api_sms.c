@@ -26,8 +26,6 @@
 #include "metrics.h"
 #include "lib/banned.h"
 
-#define IDEM_KEY_MAX 255
-
 /* One request waiting on the accept writer; owns everything the job borrows. */
 struct pending {
 	struct accept_job job;
@@ -37,7 +35,7 @@ struct pending {
 	char account[ACCOUNT_MAX];
 	char *key;
 	char fingerprint[65];
-	char request_id[80];
+	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	char *traceparent;
 	struct sms_item *items;
 	size_t nitems;
@@ -72,11 +70,7 @@ static const char *idempotency_key(struct api *api, struct http_request *req, st
 		}
 		return NULL;
 	}
-	size_t n = strlen(key);
-	bool ok = n >= 1 && n <= IDEM_KEY_MAX;
-	for (size_t i = 0; ok && i < n; i++)
-		ok = key[i] > 0x20 && key[i] < 0x7f;
-	if (!ok) {
+	if (!idempotency_key_valid(key, strlen(key))) {
 		problem_field(resp, req, "Idempotency-Key", "invalid_idempotency_key",
 			      "Idempotency-Key must be 1 to 255 visible ASCII characters");
 		*bad = true;

@@ -74,7 +74,7 @@ struct http_request {
 	struct buf body;
 	size_t limit;
 	bool too_large;
-	char request_id[80];
+	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	char account[256]; /* for the request log line; set by the handler (ACCOUNT_MAX) */
 	int64_t start_us;
 	struct http_response resp;
@@ -144,6 +144,14 @@ void http_problem(struct http_response *resp, const struct http_request *req, in
 	buf_addc(b, '}');
 }
 
+bool http_request_id_valid(const char *id, size_t len)
+{
+	bool ok = len > 0 && len <= HTTP_REQUEST_ID_MAX;
+	for (size_t i = 0; ok && i < len; i++)
+		ok = id[i] > 0x20 && id[i] < 0x7f;
+	return ok;
+}
+
 /* A request id is kept only when it is short visible ASCII; else one is made. */
 static void take_request_id(struct http_request *req)
 {
@@ -151,10 +159,7 @@ static void take_request_id(struct http_request *req)
 	if (!id)
 		id = http_header(req, "Kong-Request-ID");
 	size_t n = id ? strlen(id) : 0;
-	bool ok = n > 0 && n < sizeof(req->request_id);
-	for (size_t i = 0; ok && i < n; i++)
-		ok = id[i] > 0x20 && id[i] < 0x7f;
-	if (ok) {
+	if (id && http_request_id_valid(id, n)) {
 		memcpy(req->request_id, id, n + 1);
 		return;
 	}

@@ -15,6 +15,9 @@
 
 #include "lib/buf.h"
 
+/* Longest X-Request-ID (or Kong-Request-ID) kept as the request's id. */
+#define HTTP_REQUEST_ID_MAX 79
+
 struct http_request;
 struct http_server;
 
@@ -53,6 +56,13 @@ struct http_server_opts {
  */
 const struct http_route *http_route_find(const struct http_route *routes, const char *method, const char *path,
 					 bool *method_allowed);
+
+/*
+ * True when a client's request id (id[0..len), borrowed) is kept as the
+ * request's id: 1 to HTTP_REQUEST_ID_MAX visible ASCII characters
+ * (0x21-0x7E). Otherwise the server makes one. Pure.
+ */
+bool http_request_id_valid(const char *id, size_t len);
 
 /* Starts listening; NULL after logging why. */
 struct http_server *http_start(const struct http_server_opts *opts);

@@ -3,7 +3,9 @@
  * strict mode, after a pre-scan refuses what json-c would silently rewrite:
  * an unpaired UTF-16 surrogate escape (json-c makes it U+FFFD), \u0000 in a
  * member name (json-c cuts the name there, so "from\u0000x" would replace
- * "from"), and raw control characters in strings (RFC 8259 forbids them).
+ * "from"), raw control characters in strings (RFC 8259 forbids them), and
+ * the numbers and words json-c takes even in strict mode though JSON has
+ * none of them (NaN, Infinity, 1., 1.e5, -01).
  * Every string value is then checked as bytes, so what reaches the database
  * is valid UTF-8 with no NUL.
  */
@@ -71,6 +73,14 @@ bool sender_valid(const char *s, size_t len, char *out, size_t outlen)
 		return true;
 	}
 	return false;
+}
+
+bool idempotency_key_valid(const char *key, size_t len)
+{
+	bool ok = len >= 1 && len <= IDEMPOTENCY_KEY_MAX;
+	for (size_t i = 0; ok && i < len; i++)
+		ok = key[i] > 0x20 && key[i] < 0x7f;
+	return ok;
 }
 
 /* Reads a string member; false (with an error) when present with another type. */
@@ -298,7 +308,9 @@ static const char *scan_string(const char *p, const char *end, bool *has_nul, ch
 			p++;
 			continue;
 		}
-		if (p + 1 < end && p[1] != 'u') {
+		if (end - p < 2)
+			return end; /* a lone backslash at the end: json-c reports it */
+		if (p[1] != 'u') {
 			p += 2;
 			continue;
 		}
@@ -322,6 +334,42 @@ lone:
 	return NULL;
 }
 
+static bool token_char(char c) { return isalnum((unsigned char)c) || c == '+' || c == '-' || c == '.'; }
+
+static size_t skip_digits(const char *p, size_t n, size_t i)
+{
+	while (i < n && isdigit((unsigned char)p[i]))
+		i++;
+	return i;
+}
+
+/* A token outside strings: true, false, null, or -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? (RFC 8259). */
+static bool json_token(const char *p, size_t n)
+{
+	if ((n == 4 && !memcmp(p, "true", 4)) || (n == 5 && !memcmp(p, "false", 5)) ||
+	    (n == 4 && !memcmp(p, "null", 4)))
+		return true;
+	size_t i = n && p[0] == '-', d;
+	if (i < n && p[i] == '0')
+		i++;
+	else if ((d = skip_digits(p, n, i)) > i)
+		i = d;
+	else
+		return false;
+	if (i < n && p[i] == '.') {
+		if ((d = skip_digits(p, n, i + 1)) == i + 1)
+			return false;
+		i = d;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i += i + 1 < n && (p[i + 1] == '+' || p[i + 1] == '-') ? 2 : 1;
+		if ((d = skip_digits(p, n, i)) == i)
+			return false;
+		i = d;
+	}
+	return i == n;
+}
+
 /*
  * The pre-scan of the file comment. 0, or -1 with detail. Counts the member
  * names in *names (a string followed by ':'), so that the caller can tell a
@@ -332,6 +380,19 @@ static int prescan(const char *json, size_t len, size_t *names, char *detail, si
 	const char *p = json, *end = json + len;
 	*names = 0;
 	while (p < end) {
+		if (token_char(*p)) {
+			const char *q = p;
+			while (q < end && token_char(*q))
+				q++;
+			if (!json_token(p, (size_t)(q - p))) {
+				snprintf(detail, dlen,
+					 "the body is not valid JSON: %.*s%s is not a number, true, false or null",
+					 q - p > 24 ? 24 : (int)(q - p), p, q - p > 24 ? "..." : "");
+				return -1;
+			}
+			p = q;
+			continue;
+		}
 		if (*p++ != '"')
 			continue;
 		bool has_nul;
@@ -384,6 +445,16 @@ static json_object *parse_json(const char *json, size_t len, char *detail, size_
 	json_object *obj = len <= INT32_MAX ? json_tokener_parse_ex(tok, json, (int)len) : NULL;
 	enum json_tokener_error err = json_tokener_get_error(tok);
 	size_t end = json_tokener_get_parse_end(tok);
+	if (!obj && err == json_tokener_continue) {
+		/*
+		 * json-c read every byte and waits for more: a number or literal
+		 * at the very end ("5", "null") could still go on. A NUL says the
+		 * body ended, so it is finished or refused as cut short.
+		 */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		err = json_tokener_get_error(tok);
+		end = len;
+	}
 	json_tokener_free(tok);
 	if (!obj && err == json_tokener_success) { /* the value null */
 		snprintf(detail, detail_len, "the body must be a JSON object");
@@ -391,7 +462,9 @@ static json_object *parse_json(const char *json, size_t len, char *detail, size_
 	}
 	if (!obj || err != json_tokener_success) {
 		snprintf(detail, detail_len, "the body is not valid JSON: %s",
-			 err == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(err));
+			 err == json_tokener_continue || err == json_tokener_error_parse_eof
+				 ? "unexpected end"
+				 : json_tokener_error_desc(err));
 		json_object_put(obj);
 		return NULL;
 	}

@@ -11,6 +11,9 @@
  *   empty_body, invalid_utf8, nul_character, not_gsm7, too_many_segments,
  *   invalid_encoding, invalid_client_reference, invalid_validity_period,
  *   invalid_callback_url
+ *
+ * Also the syntax of the Idempotency-Key header that comes with those
+ * bodies (idempotency_key_valid).
  */
 #ifndef ORCH_REQUEST_H
 #define ORCH_REQUEST_H
@@ -27,6 +30,7 @@
 #define VALIDITY_DEFAULT_S 172800
 #define VALIDITY_MIN_S 60
 #define VALIDITY_MAX_S 259200
+#define IDEMPOTENCY_KEY_MAX 255
 
 struct sha256;
 
@@ -80,5 +84,8 @@ void item_errors_json(const struct sms_item *item, struct buf *out);
 
 /* The sender rules: alphanumeric 1-11 [A-Za-z0-9 ] with a letter, 3-8 digit short code, or E.164. Writes the normalized sender. */
 bool sender_valid(const char *s, size_t len, char *out, size_t outlen);
+
+/* The Idempotency-Key header: 1 to IDEMPOTENCY_KEY_MAX visible ASCII characters (0x21-0x7E). key[0..len) is borrowed. */
+bool idempotency_key_valid(const char *key, size_t len);
 
 #endif

@@ -1,153 +1,55 @@
-/* SHA-256 per FIPS 180-4 sections 4.1.2, 4.2.2, 5.1.1, 6.2 (see sha256.h). */
+/*
+ * SHA-256 by libcrypto's EVP interface (see sha256.h). The EVP calls fail
+ * only when memory runs out or the library is broken, so a failure aborts
+ * like xmalloc's out of memory: callers carry no error path for a hash.
+ */
 #include "lib/sha256.h"
 
-#include <string.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "lib/banned.h"
 
-/* First 32 bits of the fractional parts of the cube roots of the first 64 primes. */
-static const uint32_t K[64] = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-};
-
-/* First 32 bits of the fractional parts of the square roots of the first 8 primes. */
-static const uint32_t H0[8] = {
-	0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-	0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-};
-
-static uint32_t rotr(uint32_t x, unsigned n)
+static void fatal(const char *what)
 {
-	return (x >> n) | (x << (32 - n));
-}
-
-static uint32_t load_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static void store_be32(unsigned char *p, uint32_t x)
-{
-	p[0] = (unsigned char)(x >> 24);
-	p[1] = (unsigned char)(x >> 16);
-	p[2] = (unsigned char)(x >> 8);
-	p[3] = (unsigned char)x;
-}
-
-/* Message schedule and the 64 rounds over one 512-bit block (FIPS 180-4 6.2.2). */
-static void compress(uint32_t h[8], const unsigned char block[64])
-{
-	uint32_t w[64];
-	for (int t = 0; t < 16; t++)
-		w[t] = load_be32(block + 4 * t);
-	for (int t = 16; t < 64; t++) {
-		uint32_t s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3);
-		uint32_t s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10);
-		w[t] = w[t - 16] + s0 + w[t - 7] + s1;
-	}
-
-	uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
-	uint32_t e = h[4], f = h[5], g = h[6], k = h[7];
-	for (int t = 0; t < 64; t++) {
-		uint32_t S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
-		uint32_t ch = (e & f) ^ (~e & g);
-		uint32_t t1 = k + S1 + ch + K[t] + w[t];
-		uint32_t S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
-		uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
-		uint32_t t2 = S0 + maj;
-		k = g;
-		g = f;
-		f = e;
-		e = d + t1;
-		d = c;
-		c = b;
-		b = a;
-		a = t1 + t2;
-	}
-	h[0] += a;
-	h[1] += b;
-	h[2] += c;
-	h[3] += d;
-	h[4] += e;
-	h[5] += f;
-	h[6] += g;
-	h[7] += k;
+	fprintf(stderr, "{\"level\":\"fatal\",\"msg\":\"sha256: %s failed\"}\n", what);
+	abort();
 }
 
 void sha256_init(struct sha256 *s)
 {
-	memcpy(s->h, H0, sizeof(H0));
-	s->len = 0;
-	s->fill = 0;
+	s->ctx = EVP_MD_CTX_new();
+	if (!s->ctx)
+		fatal("EVP_MD_CTX_new");
+	if (EVP_DigestInit_ex(s->ctx, EVP_sha256(), NULL) != 1)
+		fatal("EVP_DigestInit_ex");
 }
 
 void sha256_update(struct sha256 *s, const void *data, size_t n)
 {
-	const unsigned char *p = data;
-
-	s->len += n;
-	if (s->fill) {
-		size_t take = 64 - s->fill;
-		if (take > n)
-			take = n;
-		memcpy(s->block + s->fill, p, take);
-		s->fill += take;
-		p += take;
-		n -= take;
-		if (s->fill < 64)
-			return;
-		compress(s->h, s->block);
-		s->fill = 0;
-	}
-	for (; n >= 64; p += 64, n -= 64)
-		compress(s->h, p);
-	if (n) {
-		memcpy(s->block, p, n);
-		s->fill = n;
-	}
+	if (n && EVP_DigestUpdate(s->ctx, data, n) != 1)
+		fatal("EVP_DigestUpdate");
 }
 
-/*
- * Padding (FIPS 180-4 5.1.1): a 1 bit, zeros up to 56 mod 64 bytes, then the
- * message length in bits as a 64-bit big-endian number. When fewer than 9
- * bytes are left in the current block, the padding spills into one more.
- */
 void sha256_final(struct sha256 *s, unsigned char out[32])
 {
-	uint64_t bits = s->len * 8;
+	unsigned int len = 0;
 
-	s->block[s->fill++] = 0x80;
-	if (s->fill > 56) {
-		memset(s->block + s->fill, 0, 64 - s->fill);
-		compress(s->h, s->block);
-		s->fill = 0;
-	}
-	memset(s->block + s->fill, 0, 56 - s->fill);
-	store_be32(s->block + 56, (uint32_t)(bits >> 32));
-	store_be32(s->block + 60, (uint32_t)bits);
-	compress(s->h, s->block);
-
-	for (int i = 0; i < 8; i++)
-		store_be32(out + 4 * i, s->h[i]);
-	memset(s, 0, sizeof(*s));
+	if (EVP_DigestFinal_ex(s->ctx, out, &len) != 1 || len != SHA256_DIGEST_LEN)
+		fatal("EVP_DigestFinal_ex");
+	EVP_MD_CTX_free(s->ctx);
+	s->ctx = NULL;
 }
 
 void sha256_hex(const void *data, size_t n, char out[65])
 {
 	static const char hex[] = "0123456789abcdef";
-	struct sha256 s;
 	unsigned char d[SHA256_DIGEST_LEN];
+	unsigned int len = 0;
 
-	sha256_init(&s);
-	sha256_update(&s, data, n);
-	sha256_final(&s, d);
+	if (EVP_Digest(n ? data : "", n, d, &len, EVP_sha256(), NULL) != 1 || len != SHA256_DIGEST_LEN)
+		fatal("EVP_Digest");
 	for (int i = 0; i < SHA256_DIGEST_LEN; i++) {
 		out[2 * i] = hex[d[i] >> 4];
 		out[2 * i + 1] = hex[d[i] & 0xf];

@@ -1,4 +1,7 @@
-/* Unit tests: the path router of the HTTP API (http_route_find over api_routes). */
+/*
+ * Unit tests: the path router of the HTTP API (http_route_find over
+ * api_routes) and the check of a client's request id (http_request_id_valid).
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -53,10 +56,42 @@ static void test_routes(void **state)
 	}
 }
 
+/* X-Request-ID is kept when it is 1-79 visible ASCII characters. */
+static void test_request_id(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *id;
+		size_t len; /* 0: strlen(id) */
+		bool valid;
+	} cases[] = {
+		{ "5b7c9a4e-1d2f-4b8a-9c3e-7f6a5d4c3b2a", 0, true },
+		{ "kong#1@host", 0, true },
+		{ "x", 0, true },
+		{ "", 0, false },
+		{ "two words", 0, false },
+		{ "line\nbreak", 0, false },
+		{ "\x7f", 0, false },
+		{ "caf\xC3\xA9", 0, false },
+		{ "nul\0inside", 11, false },
+	};
+	char id[HTTP_REQUEST_ID_MAX + 2];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].id);
+		if (http_request_id_valid(cases[i].id, len) != cases[i].valid)
+			fail_msg("id %zu (\"%s\"): want %s", i, cases[i].id, cases[i].valid ? "valid" : "invalid");
+	}
+	memset(id, 'r', sizeof(id));
+	assert_true(http_request_id_valid(id, HTTP_REQUEST_ID_MAX));
+	assert_false(http_request_id_valid(id, HTTP_REQUEST_ID_MAX + 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_request_id),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /*
  * test_lib.c: unit tests for the generic helpers in src/lib/: SHA-256
- * (sha256.c), UUIDv7 and UUID text checks (uuid.c), constant-time secret
- * comparison (ctcompare.c).
+ * (sha256.c, by libcrypto), UUIDv7 and UUID text checks (uuid.c),
+ * constant-time secret comparison (ctcompare.c).
  *
  * SHA-256 digests are the NIST examples plus messages around the padding
  * boundaries (55, 56, 63, 64, 65 bytes), whose digests came from sha256sum.

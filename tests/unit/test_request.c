@@ -334,8 +334,29 @@ static const struct send_case send_cases[] = {
 	{ .name = "top-level array", .json = "[{\"to\":\"+14155550100\"}]", .rc = -1,
 	  .detail = "must be a JSON object" },
 	{ .name = "top-level string", .json = "\"hi\"", .rc = -1, .detail = "must be a JSON object" },
-	{ .name = "top-level null", .json = "null", .rc = -1 },
+	/* json-c waits for more after a value that ends the body; parse_json tells it the body ended (found by fuzzing) */
+	{ .name = "top-level null", .json = "null", .rc = -1, .detail = "must be a JSON object" },
 	{ .name = "top-level true", .json = "true ", .rc = -1, .detail = "must be a JSON object" },
+	{ .name = "top-level false at the very end", .json = "false", .rc = -1, .detail = "must be a JSON object" },
+	{ .name = "top-level number at the very end", .json = "5", .rc = -1, .detail = "must be a JSON object" },
+	{ .name = "top-level literal cut short", .json = "nul", .rc = -1, .detail = "nul is not a number, true, false or null" },
+	{ .name = "top-level number cut short", .json = "-", .rc = -1, .detail = "not valid JSON: - is not a number" },
+	{ .name = "top-level object cut short", .json = "{\"to\":", .rc = -1, .detail = "not valid JSON: unexpected end" },
+	/* json-c takes these even in strict mode; JSON has none of them (found by fuzzing) */
+	{ .name = "NaN is not JSON", .json = SEND_BODY("\"validityPeriod\":NaN"), .rc = -1, .detail = "NaN is not a number" },
+	{ .name = "-Infinity is not JSON", .json = SEND_BODY("\"x\":[-Infinity]"), .rc = -1, .detail = "-Infinity is not" },
+	{ .name = "a number ending in a dot is not JSON", .json = SEND_BODY("\"validityPeriod\":3600."), .rc = -1,
+	  .detail = "3600. is not a number" },
+	{ .name = "a dot then an exponent is not JSON", .json = SEND_BODY("\"validityPeriod\":1.e5"), .rc = -1,
+	  .detail = "1.e5 is not a number" },
+	{ .name = "a leading zero after minus is not JSON", .json = SEND_BODY("\"validityPeriod\":-01"), .rc = -1,
+	  .detail = "-01 is not a number" },
+	{ .name = "upper case TRUE is not JSON", .json = SEND_BODY("\"x\":TRUE"), .rc = -1, .detail = "TRUE is not" },
+	{ .name = "a long bad word is cut in the detail", .json = SEND_BODY("\"x\":abcdefghijklmnopqrstuvwxyzabcdefghij"),
+	  .rc = -1, .detail = "abcdefghijklmnopqrstuvwx... is not" },
+	{ .name = "every JSON number form is taken", .json = SEND_BODY("\"x\":[0,-0,12,-12,0.5,-0.5e-3,1E+2,1e2,2.5E10]"),
+	  .rc = 1, .errors = { E("x", "unknown_field", NULL) } },
+	{ .name = "a lone backslash ends the body", .json = "{\"to\":\"\\", .rc = -1, .detail = "not valid JSON" },
 	/*
 	 * json-c returns NULL, without an error, for the JSON value null,
 	 * and parse_json reports it as "the body is not valid JSON: success".
@@ -879,6 +900,37 @@ static void test_bulk_fingerprint(void **state)
 	assert_memory_equal(digest[0], digest[1], SHA256_DIGEST_LEN);
 }
 
+/* The Idempotency-Key syntax: 1-255 visible ASCII characters. */
+static void test_idempotency_key(void **state)
+{
+	static const struct {
+		const char *key;
+		size_t len; /* 0: strlen(key) */
+		bool valid;
+	} cases[] = {
+		{ "a", 0, true },
+		{ "order-42:retry/1", 0, true },
+		{ "!~", 0, true },
+		{ "", 0, false },
+		{ "has space", 0, false },
+		{ "tab\there", 0, false },
+		{ "del\x7f", 0, false },
+		{ "caf\xC3\xA9", 0, false },
+		{ "nul\0inside", 11, false },
+	};
+	char key[IDEMPOTENCY_KEY_MAX + 2];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].key);
+		if (idempotency_key_valid(cases[i].key, len) != cases[i].valid)
+			fail_msg("key %zu (\"%s\"): want %s", i, cases[i].key, cases[i].valid ? "valid" : "invalid");
+	}
+	memset(key, 'k', sizeof(key));
+	assert_true(idempotency_key_valid(key, IDEMPOTENCY_KEY_MAX));
+	assert_false(idempotency_key_valid(key, IDEMPOTENCY_KEY_MAX + 1));
+}
+
 /* A test for one table row; the teardown frees whatever the row parsed. */
 static struct CMUnitTest row_test(const char *name, CMUnitTestFunction fn, const void *row)
 {
@@ -895,6 +947,7 @@ int main(void)
 		cmocka_unit_test(test_errors_json_escapes),
 		cmocka_unit_test(test_errors_json_empty),
 		cmocka_unit_test(test_bulk_fingerprint),
+		cmocka_unit_test(test_idempotency_key),
 	};
 	static struct CMUnitTest tests[ARRAY_SIZE(send_cases) + ARRAY_SIZE(sender_cases) + ARRAY_SIZE(fp_cases) +
 				       ARRAY_SIZE(bulk_cases) + ARRAY_SIZE(others)];
