@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK((r == SEG_INVALID_UTF8) == !valid, "utf8_valid %d but sms_segments (req %d) says %d",
 				   valid, req, r);
 	}
-	/* Cuts at character boundaries: every one in a short input, about 64 spread over a long one. */
-	size_t step = size <= 256 ? 1 : size / 64;
+	/* Cuts at character boundaries: every one in a short input, about 16 spread over a long one. */
+	size_t step = size <= 256 ? 1 : size / 16;
 	for (size_t i = 1; valid && i < size; i += step) {
 		size_t cut = i;
 		while (cut < size && (data[cut] & 0xC0) == 0x80)
