@@ -36,6 +36,11 @@ void bus_jetstream_stalled(void)
 
 bool bus_jetstream_ok(void) { return atomic_load(&bus.stalled_since_ms) == 0; }
 
+bool bus_ping(int timeout_ms)
+{
+	return bus_connected() && natsConnection_FlushTimeout(bus.nc, timeout_ms) == NATS_OK;
+}
+
 /* nats.c's asynchronous errors (slow consumer, permission, stale connection, ...) as JSON lines. */
 static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
 {

@@ -37,6 +37,8 @@ bool bus_connected(void);
 void bus_jetstream_acked(void);
 void bus_jetstream_stalled(void);
 bool bus_jetstream_ok(void);
+/* A PING answered by a PONG within timeout_ms (the server is alive, not only connected). Blocks at most that long. */
+bool bus_ping(int timeout_ms);
 /*
  * Creates the streams and the consumer that are absent (ORCH_NATS_PROVISION);
  * existing ones are left as they are, with a warning when they differ. Runs

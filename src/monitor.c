@@ -17,6 +17,7 @@
 
 #define INTERVAL_MS 1000
 #define CHECK_DEADLINE_MS 2000
+#define NATS_PING_DEADLINE_MS 1000
 
 static struct {
 	const struct config *cfg;
@@ -58,7 +59,7 @@ static void check_once(void)
 	struct monitor_state st = { 0 };
 	check_postgres(&st);
 	st.redis_ok = idem_ping();
-	st.nats_ok = bus_connected() && bus_jetstream_ok();
+	st.nats_ok = bus_jetstream_ok() && bus_ping(NATS_PING_DEADLINE_MS);
 	st.checked_ms = mono_ms();
 	metrics_set(G_POSTGRES_UP, st.postgres_ok);
 	metrics_set(G_REDIS_UP, st.redis_ok);
