@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include "api_internal.h"
-#include "bus.h"
 #include "embedded_sql.h"
 #include "idem.h"
 #include "lib/ctcompare.h"
@@ -136,7 +135,8 @@ static void readyz(struct http_request *req, struct http_response *resp, void *c
 		 "\"checkedMsAgo\":%lld,\"stale\":%s}",
 		 ready ? (st.redis_ok ? "ready" : "degraded") : "not_ready", st.postgres_ok ? "true" : "false",
 		 st.schema_version, embedded_schema_version, schema_ok ? "true" : "false", st.nats_ok ? "true" : "false",
-		 bus_connected() ? "true" : "false", bus_jetstream_ok() ? "true" : "false", st.redis_ok ? "true" : "false", st.redis_ok ? "false" : "true", breaker_name(pipeline_breaker()),
+		 st.nats_connected ? "true" : "false", st.jetstream_ok ? "true" : "false", st.redis_ok ? "true" : "false",
+		 st.redis_ok ? "false" : "true", breaker_name(pipeline_breaker()),
 		 accepting ? "true" : "false",
 		 (long long)st.backlog, st.oldest_age_s, (long long)api->cfg->max_backlog,
 		 (long long)age_ms, fresh ? "false" : "true");

@@ -197,21 +197,17 @@ static void accept_done(struct accept_job *job)
 		idem_store(p->account, p->key, job->existing_fingerprint, job->existing_status, job->existing_body);
 		break;
 	case ACCEPT_UNAVAILABLE:
-		metrics_inc(M_DB_UNAVAILABLE, 1);
-		if (p->key)
-			idem_release(p->account, p->key);
-		api_retry_after(resp, 2);
-		http_problem(resp, p->req, 503, "unavailable", "Service unavailable",
-			     "the message store cannot be reached; nothing was accepted, retry later", NULL);
-		break;
 	case ACCEPT_UNKNOWN:
 		metrics_inc(M_DB_UNAVAILABLE, 1);
 		if (p->key)
 			idem_release(p->account, p->key);
 		api_retry_after(resp, 2);
 		http_problem(resp, p->req, 503, "unavailable", "Service unavailable",
-			     "the message store did not answer in time; the request may or may not have been stored: "
-			     "retry with the same Idempotency-Key to get its answer", NULL);
+			     job->outcome == ACCEPT_UNAVAILABLE
+				     ? "the message store cannot be reached; nothing was accepted, retry later"
+				     : "the message store did not answer in time; the request may or may not have been "
+				       "stored: retry with the same Idempotency-Key to get its answer",
+			     NULL);
 		break;
 	case ACCEPT_FAILED:
 		if (p->key)
@@ -269,17 +265,15 @@ static int idem_lookup_pg(struct pending *p, struct idem_hit *hit)
 	PGresult *res = NULL;
 	int rc = db_query_deadline(conn, "SELECT fingerprint, response_status, response_body FROM orch.idempotency_lookup($1, $2)",
 				   2, params, p->api->cfg->db_timeout_ms, &res);
-	if (rc == 0 && PQntuples(res) == 1) {
+	if (rc != 0) {
+		log_warn("idempotency lookup in PostgreSQL failed", "request_id", http_request_id(p->req), "error",
+			 res ? db_result_error(res) : db_error(conn));
+	} else if (PQntuples(res) == 1) {
 		free(hit->body);
 		snprintf(hit->fingerprint, sizeof(hit->fingerprint), "%s", PQgetvalue(res, 0, 0));
 		hit->status = atoi(PQgetvalue(res, 0, 1));
 		hit->body = xstrdup(PQgetvalue(res, 0, 2));
 		rc = 1;
-	} else if (rc == 0) {
-		rc = 0;
-	} else {
-		log_warn("idempotency lookup in PostgreSQL failed", "request_id", http_request_id(p->req), "error",
-			 conn ? PQerrorMessage(conn) : NULL);
 	}
 	PQclear(res);
 	dbpool_put(p->api->pool, conn);

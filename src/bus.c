@@ -2,13 +2,11 @@
 #include "bus.h"
 
 #include <stdatomic.h>
-
 #include <stdio.h>
 #include <string.h>
 
 #include "config.h"
 #include "lib/log.h"
-#include "lib/timeutil.h"
 #include "lib/banned.h"
 
 #define NS_PER_MS 1000000LL
@@ -22,19 +20,18 @@ static struct {
 	jsCtx *js;
 	void (*on_connect)(void);
 	volatile bool closing; /* bus_stop() began: a disconnect is expected, not news */
-	atomic_llong stalled_since_ms; /* monotonic ms of the first publish JetStream left unacknowledged; 0: none */
+	atomic_bool stalled; /* a publish JetStream did not acknowledge in time, and none since */
 } bus;
 
-void bus_jetstream_acked(void) { atomic_store(&bus.stalled_since_ms, 0); }
+void bus_jetstream_acked(void) { atomic_store(&bus.stalled, false); }
 
 void bus_jetstream_stalled(void)
 {
-	long long zero = 0;
-	if (atomic_compare_exchange_strong(&bus.stalled_since_ms, &zero, (long long)mono_ms()))
+	if (!atomic_exchange(&bus.stalled, true))
 		log_warn("JetStream stopped acknowledging publishes; /readyz answers 503 until it does again");
 }
 
-bool bus_jetstream_ok(void) { return atomic_load(&bus.stalled_since_ms) == 0; }
+bool bus_jetstream_ok(void) { return !atomic_load(&bus.stalled); }
 
 bool bus_ping(int timeout_ms)
 {

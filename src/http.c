@@ -51,7 +51,6 @@ struct conn_table {
 	struct tracked **all;
 	size_t n, cap, evicting;
 	size_t evict_at, evict_to;
-	uint64_t evicted_total;
 };
 
 struct http_server {
@@ -326,7 +325,6 @@ static void evict_idle(struct conn_table *t)
 	}
 	free(idle);
 	t->evicting += done;
-	t->evicted_total += done;
 	if (done)
 		metrics_inc(M_HTTP_EVICTED, done);
 }

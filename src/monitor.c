@@ -59,7 +59,9 @@ static void check_once(void)
 	struct monitor_state st = { 0 };
 	check_postgres(&st);
 	st.redis_ok = idem_ping();
-	st.nats_ok = bus_jetstream_ok() && bus_ping(NATS_PING_DEADLINE_MS);
+	st.nats_connected = bus_connected();
+	st.jetstream_ok = bus_jetstream_ok();
+	st.nats_ok = st.nats_connected && st.jetstream_ok && bus_ping(NATS_PING_DEADLINE_MS);
 	st.checked_ms = mono_ms();
 	metrics_set(G_POSTGRES_UP, st.postgres_ok);
 	metrics_set(G_REDIS_UP, st.redis_ok);

@@ -21,7 +21,9 @@ struct monitor_state {
 	bool postgres_ok;
 	int schema_version; /* -1 when unknown */
 	bool redis_ok;
-	bool nats_ok;
+	bool nats_ok;        /* connected, JetStream acknowledging and a PING answered */
+	bool nats_connected; /* the client's connection is up */
+	bool jetstream_ok;   /* no publish left unacknowledged since the last acknowledgement */
 	int64_t backlog;
 	double oldest_age_s;
 	int64_t checked_ms; /* monotonic time of the last check */
