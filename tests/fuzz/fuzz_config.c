@@ -110,6 +110,7 @@ static char **as_flags(const struct config *c, int *n)
 	flag(&v, n, "retry-backoff", "%s", b.data);
 	buf_release(&b);
 	flag(&v, n, "routing-timeout-ms", "%lld", (long long)c->routing_timeout_ms);
+	flag(&v, n, "routing-max-inflight", "%lld", (long long)c->routing_max_inflight);
 	flag(&v, n, "stuck-after", "%lldms", (long long)c->stuck_after_ms);
 	flag(&v, n, "nats-duplicate-window", "%lldms", (long long)c->nats_duplicate_window_ms);
 	flag(&v, n, "nats-provision", "%s", c->nats_provision ? "true" : "false");
@@ -125,6 +126,8 @@ static char **as_flags(const struct config *c, int *n)
 	flag(&v, n, "log-level", "%s", levels[c->log_level]);
 	flag(&v, n, "http-threads", "%lld", (long long)c->http_threads);
 	flag(&v, n, "http-idle-timeout", "%lldms", (long long)c->http_idle_timeout_ms);
+	flag(&v, n, "http-max-connections", "%lld", (long long)c->http_max_connections);
+	flag(&v, n, "db-timeout", "%lldms", (long long)c->db_timeout_ms);
 	return v;
 }
 
@@ -148,6 +151,9 @@ static void check_same(const struct config *a, const struct config *b)
 	SAME(max_segments);
 	SAME(max_backlog);
 	SAME(routing_timeout_ms);
+	SAME(routing_max_inflight);
+	SAME(http_max_connections);
+	SAME(db_timeout_ms);
 	SAME(stuck_after_ms);
 	SAME(nats_duplicate_window_ms);
 	SAME(nats_provision);
