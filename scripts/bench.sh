@@ -308,8 +308,16 @@ percentile() { # file pct
 	awk -v p="$2" '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit } r = int(NR * p / 100 + 0.999999); if (r < 1) r = 1; if (r > NR) r = NR; print v[r] }' "$1"
 }
 
-# ---------------------------------------------------------------- phase a: pgbench
+# BENCH_PHASES: which phases run (default all). Phases e and f pace at half of
+# b's rate, or at BENCH_RATE requests/s when b does not run.
+PHASES=${BENCH_PHASES:-0abcdefg}
+want() { [[ $PHASES == *"$1"* ]]; }
 declare -A MPS P50 P99 NOTE
+for ph in 0 a b c d e f g; do MPS[$ph]=0 P50[$ph]=nan P99[$ph]=nan NOTE[$ph]="not run"; done
+want b || MPS[b]=${BENCH_RATE:-1000}
+
+# ---------------------------------------------------------------- phase a: pgbench
+phase_a() {
 say "phase a: pgbench, orch.accept() with 1 message + key per transaction, -c $PG_CLIENTS -j $PG_THREADS -T $SECS"
 reset_state
 a_rc=0
@@ -333,6 +341,8 @@ elif [ "${a_failed:-0}" -ne 0 ]; then
 elif [ "$a_rows" -ne "$a_done" ]; then
 	fail "phase a: $a_done transactions but $a_rows messages stored"
 fi
+}
+want a && phase_a
 
 # ---------------------------------------------------------------- phases b and c: wrk
 # field NAME: a field of the BENCH_RESULT line in $line (the wrk scripts' summary).
@@ -381,9 +391,9 @@ run_wrk() {
 }
 
 say "phase b: wrk POST /v1/sms/send, 1 message + key per request, -t$WRK_THREADS -c$SEND_CONNS -d${SECS}s"
-run_wrk b send.lua "$SEND_CONNS" 1 "$OUT/wrk-send.out"
+want b && run_wrk b send.lua "$SEND_CONNS" 1 "$OUT/wrk-send.out"
 say "phase c: wrk POST /v1/sms/bulk, $BULK_SIZE messages + key per request, -t$WRK_THREADS -c$BULK_CONNS -d${SECS}s"
-run_wrk c bulk.lua "$BULK_CONNS" "$BULK_SIZE" "$OUT/wrk-bulk.out"
+want c && run_wrk c bulk.lua "$BULK_CONNS" "$BULK_SIZE" "$OUT/wrk-bulk.out"
 
 # ---------------------------------------------------------------- phase d: relay drain
 now_s() { date +%s.%N; }
@@ -421,7 +431,7 @@ D_MSGS_PER_TX=100 D_CLIENTS=4
 D_TX_PER_CLIENT=$(((RELAY_MESSAGES + D_MSGS_PER_TX * D_CLIENTS - 1) / (D_MSGS_PER_TX * D_CLIENTS)))
 D_MSGS=$((D_TX_PER_CLIENT * D_CLIENTS * D_MSGS_PER_TX))
 D_ROWS=$((2 * D_MSGS))
-MPS[d]=0 P50[d]=nan P99[d]=nan NOTE[d]="not run"
+
 phase_d() {
 	local rc=0 pending t0 t1 i secs stats first_s span_s drain_rps m0 maxid
 	say "phase d: relay drain: nats-server stopped, outbox filled with $D_MSGS messages ($D_ROWS rows), nats-server started, ORCH_RELAY_BATCH=$RELAY_BATCH"
@@ -472,10 +482,10 @@ phase_d() {
 	say "  $D_ROWS rows published ${secs} s after nats-server start: ${MPS[d]} rows/s (first ack at +${first_s} s; first to last ack ${span_s} s = $drain_rps rows/s)"
 	serve_alive || fail "phase d: serve is no longer running"
 }
-phase_d
+want d && phase_d
 
 # ---------------------------------------------------------------- phase e: accept -> JetStream ack latency
-MPS[e]=0 P50[e]=nan P99[e]=nan NOTE[e]="not run"
+
 phase_e() {
 	local rate pace out=$OUT/wrk-paced.out rc=0 line ok bad sockerr total i pending stats n npub e_p50 e_p99 m0
 	rate=$(awk -v b="${MPS[b]}" 'BEGIN { printf "%.0f", b / 2 }')
@@ -514,11 +524,11 @@ phase_e() {
 	[ "$npub" -eq "$n" ] || fail "phase e: $((n - npub)) of $n sms.outbound.request rows still unpublished ${RELAY_TIMEOUT} s after the load"
 	serve_alive || fail "phase e: serve is no longer running"
 }
-phase_e
+want e && phase_e
 
 # ---------------------------------------------------------------- phase f: accept -> SUBMITTED latency
 routing_reset() { curl -sf -o /dev/null -X POST "$ORCH_ROUTING_CONTROL/control?reset=1"; }
-MPS[f]=0 P50[f]=nan P99[f]=nan NOTE[f]="not run"
+
 phase_f() {
 	local rate pace out=$OUT/wrk-e2e.out rc=0 line ok bad sockerr total i n nsub stats t_end p50 p99
 	rate=$(awk -v b="${MPS[b]}" 'BEGIN { printf "%.0f", b / 2 }')
@@ -572,13 +582,13 @@ phase_f() {
 	fi
 	serve_alive || fail "phase f: serve is no longer running"
 }
-phase_f
+want f && phase_f
 
 # ---------------------------------------------------------------- phase g: drain of a QUEUED backlog
 G_CLIENTS=4 G_MSGS_PER_TX=100
 G_TX_PER_CLIENT=$(((DRAIN_MESSAGES + G_MSGS_PER_TX * G_CLIENTS - 1) / (G_MSGS_PER_TX * G_CLIENTS)))
 G_MSGS=$((G_TX_PER_CLIENT * G_CLIENTS * G_MSGS_PER_TX))
-MPS[g]=0 P50[g]=nan P99[g]=nan NOTE[g]="not run" G_CAPPED=
+ G_CAPPED=
 phase_g() {
 	local rc=0 n pending i t0 t1 now secs healthy='' submitted=0 backlog stats
 	say "phase g: drain of $G_MSGS QUEUED messages: serve with ORCH_ROLES=$DRAIN_FILL_ROLES, pgbench fill, relay publishes, serve restarted with the default roles; until all SUBMITTED (cap ${DRAIN_CAP} s)"
@@ -658,7 +668,7 @@ phase_g() {
 	fi
 	say "  $submitted of $G_MSGS SUBMITTED ${secs} s after serve start: ${MPS[g]} messages/s (healthz at +$G_HEALTHY s; first SUBMITTED at +$G_FIRST s, last at +$G_LAST s)${G_CAPPED:+, cut at the ${DRAIN_CAP} s cap}"
 }
-phase_g
+want g && phase_g
 
 # ---------------------------------------------------------------- summary
 serve_errors=$(grep -c '"level":"error"' "$OUT/serve.log" || true)

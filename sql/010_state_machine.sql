@@ -74,21 +74,8 @@ BEGIN
 END
 $$;
 
--- The history row and the sms.events.status outbox row for m, which is
--- already in its new state.
-CREATE OR REPLACE FUNCTION orch.record_status(m orch.sms_messages, p_previous text)
-RETURNS void LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = orch, pg_catalog, pg_temp
-AS $$
-BEGIN
-    INSERT INTO sms_status_history (message_id, seq, status, previous_status, error_code, error_detail, at)
-    VALUES (m.id, m.seq, m.status, p_previous,
-            CASE WHEN m.status IN ('ROUTED', 'SUBMITTED', 'QUEUED') THEN NULL ELSE m.last_error_code END,
-            CASE WHEN m.status IN ('ROUTED', 'SUBMITTED', 'QUEUED') THEN NULL ELSE m.last_error_detail END,
-            m.updated_at);
-    PERFORM enqueue('sms.events.status', 'sms.events.status', m, status_event_data(m, p_previous));
-END
-$$;
+-- record_status (one message) is done set-based by orch.transition_many().
+DROP FUNCTION IF EXISTS orch.record_status(orch.sms_messages, text);
 
 -- The accept transaction's work for one HTTP request (send: one message;
 -- bulk: its valid items), in one statement:
@@ -185,31 +172,33 @@ AS $$
                              ARRAY[p_valid_until])
 $$;
 
--- The outbox row that drives the step after m's new state, if any.
-CREATE OR REPLACE FUNCTION orch.enqueue_next_step(m orch.sms_messages, p_previous text)
-RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+-- The outbox row that drives the step after m's new state, if any: its
+-- subject, CloudEvents type and data (no row when the state needs none).
+CREATE OR REPLACE FUNCTION orch.next_step(m orch.sms_messages, p_previous text)
+RETURNS TABLE (subject text, type text, data jsonb) LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
-BEGIN
-    IF m.status = 'ROUTED' THEN
-        PERFORM enqueue('smpp.operator.' || m.operator_id, 'smpp.operator.submit', m, jsonb_build_object(
+    SELECT 'smpp.operator.' || m.operator_id, 'smpp.operator.submit', jsonb_build_object(
             'messageId', m.id, 'accountId', m.account_id, 'operatorId', m.operator_id,
             'routeId', m.route_id, 'to', m.to_e164, 'from', m.sender, 'body', m.body,
             'encoding', m.encoding, 'segments', m.segments, 'validUntil', iso_time(m.valid_until),
-            'clientReference', m.client_reference));
-    ELSIF m.status = 'QUEUED' AND p_previous = 'RETRY_SCHEDULED' THEN
-        PERFORM enqueue('sms.outbound.retry', 'sms.outbound.retry', m,
-                        jsonb_build_object('messageId', m.id, 'accountId', m.account_id,
-                                           'attempt', m.attempt_count));
-    ELSIF m.status IN ('FAILED', 'REJECTED', 'EXPIRED') THEN
-        PERFORM enqueue('sms.outbound.deadletter', 'sms.outbound.deadletter', m, jsonb_build_object(
+            'clientReference', m.client_reference)
+    WHERE m.status = 'ROUTED'
+    UNION ALL
+    SELECT 'sms.outbound.retry', 'sms.outbound.retry',
+           jsonb_build_object('messageId', m.id, 'accountId', m.account_id, 'attempt', m.attempt_count)
+    WHERE m.status = 'QUEUED' AND p_previous = 'RETRY_SCHEDULED'
+    UNION ALL
+    SELECT 'sms.outbound.deadletter', 'sms.outbound.deadletter', jsonb_build_object(
             'messageId', m.id, 'accountId', m.account_id, 'status', m.status,
             'reason', m.last_error_code, 'attempts', m.attempt_count,
             'lastError', m.last_error_detail, 'to', m.to_e164, 'from', m.sender,
-            'clientReference', m.client_reference, 'at', iso_time(m.updated_at)));
-    END IF;
-END
+            'clientReference', m.client_reference, 'at', iso_time(m.updated_at))
+    WHERE m.status IN ('FAILED', 'REJECTED', 'EXPIRED')
 $$;
+
+-- enqueue_next_step (one message) was replaced by orch.next_step(), used set-based by orch.transition_many().
+DROP FUNCTION IF EXISTS orch.enqueue_next_step(orch.sms_messages, text);
 
 -- Withdraws pending operator rows (ids locked by the caller) whose message
 -- became p_status: they leave the outbox without being published
@@ -231,9 +220,134 @@ AS $$
     SELECT count(*)::integer FROM u
 $$;
 
--- The one way to change a message's status. Returns the new seq, or NULL
--- when the message is not in p_expected (compare-and-set missed: nothing
--- was changed). p_routing_attempt counts one routing attempt.
+-- The one way to change the status of messages, many at once, in one
+-- statement: for each id of p_ids still in p_expected, compare-and-set to
+-- p_new (nothing happens to a message in another state: a late or duplicate
+-- worker), seq + 1, one orch.sms_status_history row, the sms.events.status
+-- outbox row and the next-step outbox row where the new state needs one
+-- (domain.md), in message-id order (per message: status event first). The
+-- per-message arrays (NULL: none) are aligned with p_ids; a repeated id is
+-- moved once. Returns (id, seq) of the messages moved. p_routing_attempt
+-- counts one routing attempt each. ROUTED -> FAILED/EXPIRED withdraws the
+-- message's pending operator row.
+CREATE OR REPLACE FUNCTION orch.transition_many(
+    p_ids             uuid[],
+    p_expected        text,
+    p_new             text,
+    p_error_code      text[] DEFAULT NULL,
+    p_error_detail    text[] DEFAULT NULL,
+    p_operator_id     text[] DEFAULT NULL,
+    p_route_id        text[] DEFAULT NULL,
+    p_next_attempt_at timestamptz[] DEFAULT NULL,
+    p_routing_attempt boolean DEFAULT false)
+RETURNS TABLE (id uuid, seq integer) LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_ids uuid[];
+    v_seqs integer[];
+    v_bad text;
+BEGIN
+    IF p_expected IS NULL OR p_new IS NULL THEN
+        RAISE EXCEPTION 'orch.transition: expected and new status are required' USING ERRCODE = 'OR003';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM allowed_transitions t WHERE t.from_status = p_expected AND t.to_status = p_new) THEN
+        RAISE EXCEPTION 'transition % -> % is not allowed', p_expected, p_new
+            USING ERRCODE = 'OR001',
+                  HINT = 'orch.allowed_transitions lists the transitions of the state machine';
+    END IF;
+    IF coalesce(cardinality(p_ids), 0) = 0 THEN
+        RETURN;
+    END IF;
+    IF array_position(p_ids, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'orch.transition: message id is required' USING ERRCODE = 'OR003';
+    END IF;
+    IF p_new = 'ROUTED' THEN
+        SELECT coalesce(quote_literal(u.op), 'NULL') INTO v_bad
+        FROM unnest(p_ids, p_operator_id) AS u(i, op)
+        WHERE u.op IS NULL OR u.op !~ '^[A-Za-z0-9_-]{1,64}$' LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'operator id % is not a NATS subject token', v_bad USING ERRCODE = 'OR002';
+        END IF;
+    END IF;
+    IF p_new = 'RETRY_SCHEDULED' AND EXISTS (SELECT 1 FROM unnest(p_ids, p_next_attempt_at) AS u(i, t) WHERE u.t IS NULL) THEN
+        RAISE EXCEPTION 'RETRY_SCHEDULED needs next_attempt_at' USING ERRCODE = 'OR003';
+    END IF;
+
+    WITH x AS (
+        SELECT DISTINCT ON (u.i) u.*
+        FROM unnest(p_ids, p_error_code, p_error_detail, p_operator_id, p_route_id, p_next_attempt_at)
+             AS u(i, error_code, error_detail, operator_id, route_id, next_attempt_at)
+        WHERE u.i IS NOT NULL
+        ORDER BY u.i
+    ), m AS (
+        UPDATE sms_messages s SET
+            status = p_new,
+            seq = s.seq + 1,
+            updated_at = clock_timestamp(),
+            attempt_count = s.attempt_count + CASE WHEN p_routing_attempt THEN 1 ELSE 0 END,
+            next_attempt_at = CASE WHEN p_new = 'RETRY_SCHEDULED' THEN x.next_attempt_at END,
+            operator_id = CASE WHEN p_new = 'ROUTED' THEN x.operator_id ELSE s.operator_id END,
+            route_id = CASE WHEN p_new = 'ROUTED' THEN x.route_id ELSE s.route_id END,
+            last_error_code = CASE WHEN p_new = 'ROUTED' THEN NULL
+                                   ELSE coalesce(x.error_code, s.last_error_code) END,
+            last_error_detail = CASE WHEN p_new = 'ROUTED' THEN NULL
+                                     WHEN x.error_code IS NOT NULL THEN x.error_detail
+                                     ELSE s.last_error_detail END
+        FROM x
+        -- "IS TRUE": not a condition an index on status can serve, so the messages are found by
+        -- primary key whatever the statistics say (stale ones, during a backlog, once had the
+        -- planner scan every QUEUED message through the status index for a batch of 64).
+        WHERE s.id = x.i AND (s.status = p_expected) IS TRUE
+        RETURNING s.*
+    ), h AS (
+        INSERT INTO sms_status_history (message_id, seq, status, previous_status, error_code, error_detail, at)
+        SELECT m.id, m.seq, m.status, p_expected,
+               CASE WHEN m.status IN ('ROUTED', 'SUBMITTED', 'QUEUED') THEN NULL ELSE m.last_error_code END,
+               CASE WHEN m.status IN ('ROUTED', 'SUBMITTED', 'QUEUED') THEN NULL ELSE m.last_error_detail END,
+               m.updated_at
+        FROM m
+    ), e AS (
+        SELECT m.id AS mid, 1 AS ord, 'sms.events.status' AS subject, 'sms.events.status' AS type,
+               status_event_data(ROW(m.*)::sms_messages, p_expected) AS data, ROW(m.*)::sms_messages AS msg,
+               gen_random_uuid() AS msg_id
+        FROM m
+        UNION ALL
+        SELECT m.id, 2, n.subject, n.type, n.data, ROW(m.*)::sms_messages, gen_random_uuid()
+        FROM m CROSS JOIN LATERAL next_step(ROW(m.*)::sms_messages, p_expected) n
+    ), o AS (
+        INSERT INTO outbox (msg_id, subject, message_id, headers, payload)
+        SELECT e.msg_id, e.subject, e.mid, outbox_headers(e.msg, e.msg_id),
+               cloudevent(e.msg_id, e.type, clock_timestamp(), e.data)
+        FROM e
+        ORDER BY e.mid, e.ord
+    )
+    SELECT array_agg(m.id ORDER BY m.id), array_agg(m.seq ORDER BY m.id) INTO v_ids, v_seqs FROM m;
+
+    IF v_ids IS NULL THEN
+        RETURN;
+    END IF;
+    -- A ROUTED message that fails or expires must not reach its operator:
+    -- withdraw its pending operator row (it leaves the outbox unpublished).
+    -- SKIP LOCKED: a relay holding the row is publishing it right now;
+    -- waiting for it would deadlock with outbox_mark_published(), which
+    -- holds the row and CASes this message ROUTED -> SUBMITTED (it now
+    -- misses). A row skipped here is withdrawn by orch.reconcile()
+    -- (operator_row_withdrawn) if it is still pending then.
+    IF p_expected = 'ROUTED' AND p_new IN ('FAILED', 'EXPIRED') THEN
+        PERFORM withdraw_operator_rows(ARRAY(
+            SELECT o.id FROM outbox o
+            WHERE o.message_id = ANY (v_ids) AND o.subject LIKE 'smpp.operator.%' AND o.published_at IS NULL
+            FOR UPDATE SKIP LOCKED), p_new);
+    END IF;
+    RETURN QUERY SELECT u.i, u.s FROM unnest(v_ids, v_seqs) AS u(i, s);
+END
+$$;
+
+-- One message: orch.transition_many() for one id. Returns the new seq, or
+-- NULL when the message is not in p_expected (compare-and-set missed:
+-- nothing was changed). p_routing_attempt counts one routing attempt.
 CREATE OR REPLACE FUNCTION orch.transition(
     p_message_id      uuid,
     p_expected        text,
@@ -247,60 +361,14 @@ CREATE OR REPLACE FUNCTION orch.transition(
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
-DECLARE
-    m sms_messages;
 BEGIN
     IF p_message_id IS NULL OR p_expected IS NULL OR p_new IS NULL THEN
         RAISE EXCEPTION 'orch.transition: message id, expected and new status are required'
             USING ERRCODE = 'OR003';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM allowed_transitions WHERE from_status = p_expected AND to_status = p_new) THEN
-        RAISE EXCEPTION 'transition % -> % is not allowed', p_expected, p_new
-            USING ERRCODE = 'OR001',
-                  HINT = 'orch.allowed_transitions lists the transitions of the state machine';
-    END IF;
-    IF p_new = 'ROUTED' AND (p_operator_id IS NULL OR p_operator_id !~ '^[A-Za-z0-9_-]{1,64}$') THEN
-        RAISE EXCEPTION 'operator id % is not a NATS subject token', coalesce(quote_literal(p_operator_id), 'NULL')
-            USING ERRCODE = 'OR002';
-    END IF;
-    IF p_new = 'RETRY_SCHEDULED' AND p_next_attempt_at IS NULL THEN
-        RAISE EXCEPTION 'RETRY_SCHEDULED needs next_attempt_at' USING ERRCODE = 'OR003';
-    END IF;
-
-    UPDATE sms_messages SET
-        status = p_new,
-        seq = seq + 1,
-        updated_at = clock_timestamp(),
-        attempt_count = attempt_count + CASE WHEN p_routing_attempt THEN 1 ELSE 0 END,
-        next_attempt_at = CASE WHEN p_new = 'RETRY_SCHEDULED' THEN p_next_attempt_at END,
-        operator_id = CASE WHEN p_new = 'ROUTED' THEN p_operator_id ELSE operator_id END,
-        route_id = CASE WHEN p_new = 'ROUTED' THEN p_route_id ELSE route_id END,
-        last_error_code = CASE WHEN p_new = 'ROUTED' THEN NULL
-                               ELSE coalesce(p_error_code, last_error_code) END,
-        last_error_detail = CASE WHEN p_new = 'ROUTED' THEN NULL
-                                 WHEN p_error_code IS NOT NULL THEN p_error_detail
-                                 ELSE last_error_detail END
-    WHERE id = p_message_id AND status = p_expected
-    RETURNING * INTO m;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
-    -- A ROUTED message that fails or expires must not reach its operator:
-    -- withdraw its pending operator row (it leaves the outbox unpublished).
-    -- SKIP LOCKED: a relay holding the row is publishing it right now;
-    -- waiting for it would deadlock with outbox_mark_published(), which
-    -- holds the row and CASes this message ROUTED -> SUBMITTED (it now
-    -- misses). A row skipped here is withdrawn by orch.reconcile()
-    -- (operator_row_withdrawn) if it is still pending then.
-    IF p_expected = 'ROUTED' AND p_new IN ('FAILED', 'EXPIRED') THEN
-        PERFORM withdraw_operator_rows(ARRAY(
-            SELECT o.id FROM outbox o
-            WHERE o.message_id = m.id AND o.subject LIKE 'smpp.operator.%' AND o.published_at IS NULL
-            FOR UPDATE SKIP LOCKED), m.status);
-    END IF;
-    PERFORM record_status(m, p_expected);
-    PERFORM enqueue_next_step(m, p_expected);
-    RETURN m.seq;
+    RETURN (SELECT t.seq FROM transition_many(ARRAY[p_message_id], p_expected, p_new, ARRAY[p_error_code],
+                                              ARRAY[p_error_detail], ARRAY[p_operator_id], ARRAY[p_route_id],
+                                              ARRAY[p_next_attempt_at], p_routing_attempt) t);
 END
 $$;
 

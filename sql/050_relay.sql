@@ -64,25 +64,18 @@ $$;
 -- Marks rows published (JetStream acknowledged them); moves the messages of
 -- operator rows ROUTED -> SUBMITTED. Returns how many messages moved.
 CREATE OR REPLACE FUNCTION orch.outbox_mark_published(p_ids bigint[])
-RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
+RETURNS integer LANGUAGE sql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
-DECLARE
-    r record;
-    n integer := 0;
-BEGIN
-    FOR r IN
+    WITH u AS (
         UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL,
                           first_attempt_at = coalesce(first_attempt_at, clock_timestamp())
         WHERE id = ANY (p_ids) AND published_at IS NULL
         RETURNING message_id, subject
-    LOOP
-        IF r.subject LIKE 'smpp.operator.%' AND transition(r.message_id, 'ROUTED', 'SUBMITTED') IS NOT NULL THEN
-            n := n + 1;
-        END IF;
-    END LOOP;
-    RETURN n;
-END
+    )
+    SELECT count(*)::integer
+    FROM transition_many(ARRAY(SELECT u.message_id FROM u WHERE u.subject LIKE 'smpp.operator.%'),
+                         'ROUTED', 'SUBMITTED')
 $$;
 
 CREATE OR REPLACE FUNCTION orch.outbox_mark_failed(p_ids bigint[], p_error text)

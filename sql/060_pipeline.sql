@@ -40,40 +40,55 @@ RETURNS TABLE (id uuid, action text, account_id text, to_e164 text, sender text,
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
-    m sms_messages;
-    v_reason text;
+    v_expired uuid[];
+    v_rejected uuid[];
+    v_reasons text[];
+    v_route uuid[];
 BEGIN
-    FOR m IN SELECT * FROM sms_messages s WHERE s.id = ANY (p_ids) ORDER BY s.id LOOP
-        attempt := NULL;
-        IF m.status <> 'QUEUED' THEN
-            id := m.id; action := 'skip';
-        ELSIF m.valid_until <= now() THEN
-            PERFORM transition(m.id, 'QUEUED', 'EXPIRED', 'expired', 'valid_until passed before the message was routed');
-            id := m.id; action := 'expired';
-        ELSE
-            v_reason := rejection_reason(m);
-            IF v_reason IS NOT NULL THEN
-                PERFORM transition(m.id, 'QUEUED', 'REJECTED', v_reason, 'refused by domain validation: ' || v_reason);
-                id := m.id; action := 'rejected';
-            ELSE
-                -- The call about to be made takes the next call number, durably, before it is made:
-                -- a call that is never charged (breaker open, batch redelivered) still uses it up.
-                UPDATE sms_messages s SET routing_calls = s.routing_calls + 1
-                WHERE s.id = m.id AND s.status = 'QUEUED'
-                RETURNING s.routing_calls - 1 INTO attempt;
-                id := m.id; action := CASE WHEN attempt IS NULL THEN 'skip' ELSE 'route' END;
-            END IF;
-        END IF;
-        account_id := m.account_id; to_e164 := m.to_e164; sender := m.sender; encoding := m.encoding;
-        segments := m.segments; attempt_count := m.attempt_count;
-        RETURN NEXT;
-    END LOOP;
+    -- Stage 2, set-based, from one read of the batch by primary key: what is
+    -- past valid_until, what domain validation refuses, and what is routed.
+    SELECT array_agg(b.id) FILTER (WHERE b.status = 'QUEUED' AND b.valid_until <= now()),
+           array_agg(b.id) FILTER (WHERE b.reason IS NOT NULL),
+           array_agg(b.reason) FILTER (WHERE b.reason IS NOT NULL),
+           array_agg(b.id) FILTER (WHERE b.status = 'QUEUED' AND b.valid_until > now() AND b.reason IS NULL)
+    INTO v_expired, v_rejected, v_reasons, v_route
+    FROM (SELECT s.id, s.status, s.valid_until,
+                 CASE WHEN s.status = 'QUEUED' AND s.valid_until > now() THEN rejection_reason(s) END AS reason
+          FROM sms_messages s WHERE s.id = ANY (p_ids)) b;
+    PERFORM transition_many(v_expired, 'QUEUED', 'EXPIRED',
+                            array_fill('expired'::text, ARRAY[coalesce(cardinality(v_expired), 0)]),
+                            array_fill('valid_until passed before the message was routed'::text,
+                                       ARRAY[coalesce(cardinality(v_expired), 0)]));
+    PERFORM transition_many(v_rejected, 'QUEUED', 'REJECTED', v_reasons,
+                            ARRAY(SELECT 'refused by domain validation: ' || r FROM unnest(v_reasons) AS r));
+    RETURN QUERY
+    WITH r AS (
+        -- The call about to be made takes the next call number, durably, before it is made:
+        -- a call that is never charged (breaker open, batch redelivered) still uses it up.
+        -- (status ... IS TRUE: by primary key, see orch.transition_many)
+        UPDATE sms_messages s SET routing_calls = s.routing_calls + 1
+        WHERE s.id = ANY (coalesce(v_route, '{}')) AND (s.status = 'QUEUED') IS TRUE
+        RETURNING s.id, s.account_id, s.to_e164, s.sender, s.encoding, s.segments, s.attempt_count,
+                  s.routing_calls - 1 AS attempt
+    )
     -- attempt: the number the routing call for this message carries (routing_calls before the call).
--- Ids with no row: unknown messages (a stream holding what the database lost); reported, acknowledged.
-    RETURN QUERY SELECT u.i, 'unknown'::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::integer,
-                        NULL::integer
-                 FROM unnest(p_ids) AS u(i) WHERE NOT EXISTS (SELECT 1 FROM sms_messages s WHERE s.id = u.i);
+    SELECT r.id, 'route'::text, r.account_id, r.to_e164, r.sender, r.encoding, r.segments::integer,
+           r.attempt_count, r.attempt
+    FROM r
+    UNION ALL
+    SELECT s.id, CASE WHEN s.id = ANY (coalesce(v_expired, '{}')) AND s.status = 'EXPIRED' THEN 'expired'
+                      WHEN s.id = ANY (coalesce(v_rejected, '{}')) AND s.status = 'REJECTED' THEN 'rejected'
+                      ELSE 'skip' END,
+           s.account_id, s.to_e164, s.sender, s.encoding, s.segments::integer, s.attempt_count, NULL::integer
+    FROM sms_messages s
+    WHERE s.id = ANY (p_ids) AND NOT EXISTS (SELECT 1 FROM r WHERE r.id = s.id)
+    UNION ALL
+    -- Ids with no row: unknown messages (a stream holding what the database lost); reported, acknowledged.
+    SELECT u.i, 'unknown'::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::integer,
+           NULL::integer
+    FROM unnest(p_ids) AS u(i) WHERE NOT EXISTS (SELECT 1 FROM sms_messages s WHERE s.id = u.i);
 END
 $$;
 
@@ -81,8 +96,9 @@ $$;
 --   'routed'  -> ROUTED with operator and route (the operator outbox row is written),
 --   'retry'   -> RETRY_SCHEDULED at p_next_attempt_at,
 --   'failed'  -> FAILED with the error code.
--- Every one counts a routing attempt. Returns the messages whose
--- compare-and-set found another state (a late or duplicate worker).
+-- Every one counts a routing attempt. One set-based transition per outcome.
+-- Returns how many compare-and-sets found another state (a late or
+-- duplicate worker).
 CREATE OR REPLACE FUNCTION orch.pipeline_apply(
     p_ids uuid[], p_outcome text[], p_operator_id text[], p_route_id text[],
     p_error_code text[], p_error_detail text[], p_next_attempt_at timestamptz[])
@@ -90,26 +106,30 @@ RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
 DECLARE
-    missed integer := 0;
-    v_seq integer;
+    moved integer := 0;
+    n integer;
+    v_outcome text;
+    v_new text;
 BEGIN
-    FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
-        v_seq := CASE p_outcome[i]
-            WHEN 'routed' THEN transition(p_ids[i], 'QUEUED', 'ROUTED', p_operator_id => p_operator_id[i],
-                                          p_route_id => p_route_id[i], p_routing_attempt => true)
-            WHEN 'retry' THEN transition(p_ids[i], 'QUEUED', 'RETRY_SCHEDULED', p_error_code[i], p_error_detail[i],
-                                         p_next_attempt_at => p_next_attempt_at[i], p_routing_attempt => true)
-            WHEN 'failed' THEN transition(p_ids[i], 'QUEUED', 'FAILED', p_error_code[i], p_error_detail[i],
-                                          p_routing_attempt => true)
-        END;
-        IF v_seq IS NULL THEN
-            missed := missed + 1;
-        END IF;
+    FOREACH v_outcome IN ARRAY ARRAY['routed', 'retry', 'failed'] LOOP
+        CONTINUE WHEN NOT (v_outcome = ANY (p_outcome));
+        v_new := CASE v_outcome WHEN 'routed' THEN 'ROUTED' WHEN 'retry' THEN 'RETRY_SCHEDULED' ELSE 'FAILED' END;
+        SELECT count(*) INTO n
+        FROM transition_many(
+            ARRAY(SELECT u.i FROM unnest(p_ids, p_outcome) WITH ORDINALITY AS u(i, o, k) WHERE u.o = v_outcome ORDER BY u.k),
+            'QUEUED', v_new,
+            ARRAY(SELECT u.v FROM unnest(p_error_code, p_outcome) WITH ORDINALITY AS u(v, o, k) WHERE u.o = v_outcome ORDER BY u.k),
+            ARRAY(SELECT u.v FROM unnest(p_error_detail, p_outcome) WITH ORDINALITY AS u(v, o, k) WHERE u.o = v_outcome ORDER BY u.k),
+            ARRAY(SELECT u.v FROM unnest(p_operator_id, p_outcome) WITH ORDINALITY AS u(v, o, k) WHERE u.o = v_outcome ORDER BY u.k),
+            ARRAY(SELECT u.v FROM unnest(p_route_id, p_outcome) WITH ORDINALITY AS u(v, o, k) WHERE u.o = v_outcome ORDER BY u.k),
+            ARRAY(SELECT u.v FROM unnest(p_next_attempt_at, p_outcome) WITH ORDINALITY AS u(v, o, k) WHERE u.o = v_outcome ORDER BY u.k),
+            true);
+        moved := moved + n;
     END LOOP;
     IF 'retry' = ANY (p_outcome) THEN
         PERFORM pg_notify('orch_retry', '');
     END IF;
-    RETURN missed;
+    RETURN coalesce(cardinality(array_remove(p_outcome, NULL)), 0) - moved;
 END
 $$;
 
@@ -117,25 +137,15 @@ $$;
 -- (with their sms.outbound.retry outbox row). Several schedulers never take
 -- the same message (SKIP LOCKED). Returns how many.
 CREATE OR REPLACE FUNCTION orch.retry_due(p_limit integer)
-RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
+RETURNS integer LANGUAGE sql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
-DECLARE
-    n integer := 0;
-    v_id uuid;
-BEGIN
-    FOR v_id IN
+    SELECT count(*)::integer
+    FROM transition_many(ARRAY(
         SELECT s.id FROM sms_messages s
         WHERE s.status = 'RETRY_SCHEDULED' AND s.next_attempt_at <= clock_timestamp()
         ORDER BY s.next_attempt_at LIMIT p_limit
-        FOR UPDATE SKIP LOCKED
-    LOOP
-        IF transition(v_id, 'RETRY_SCHEDULED', 'QUEUED') IS NOT NULL THEN
-            n := n + 1;
-        END IF;
-    END LOOP;
-    RETURN n;
-END
+        FOR UPDATE SKIP LOCKED), 'RETRY_SCHEDULED', 'QUEUED')
 $$;
 
 -- When the scheduler should wake next: the earliest next_attempt_at, or NULL.

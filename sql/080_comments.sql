@@ -116,9 +116,9 @@ COMMENT ON COLUMN orch.v_stuck_messages.stuck_for IS 'How long past due (RETRY_S
 
 COMMENT ON FUNCTION orch.iso_time(timestamptz) IS 'RFC 3339 UTC text with milliseconds, as in the JSON of the API and events';
 COMMENT ON FUNCTION orch.enqueue(text, text, orch.sms_messages, jsonb) IS 'Writes one outbox row for a message: CloudEvents payload and NATS headers; returns its Nats-Msg-Id';
-COMMENT ON FUNCTION orch.record_status(orch.sms_messages, text) IS 'Writes the status history row and the sms.events.status outbox row of a message''s new state';
 COMMENT ON FUNCTION orch.accept_message(uuid, text, text, text, text, text, integer, text, text, timestamptz, text, text, text) IS 'Accepts one message: QUEUED row, history, QUEUED status event, sms.outbound.request; call inside the accept transaction';
-COMMENT ON FUNCTION orch.enqueue_next_step(orch.sms_messages, text) IS 'Writes the outbox row that drives the step after a new state (operator publish, retry, dead letter)';
+COMMENT ON FUNCTION orch.next_step(orch.sms_messages, text) IS 'The outbox row (subject, type, data) that drives the step after a message''s new state: operator publish, retry or dead letter; none for other states';
+COMMENT ON FUNCTION orch.transition_many(uuid[], text, text, text[], text[], text[], text[], timestamptz[], boolean) IS 'Set-based orch.transition(): compare-and-sets every listed message still in the expected state, with seq+1, history, status event and next-step outbox rows in one statement; returns (id, seq) of those moved';
 COMMENT ON FUNCTION orch.transition(uuid, text, text, text, text, text, text, timestamptz, boolean) IS 'The only way to change a message''s status: compare-and-set on the expected state (NULL when it missed), seq+1, history, status event, next-step outbox row; ROUTED -> FAILED/EXPIRED withdraws the pending operator row (unless a relay holds it); SQLSTATE OR001 for a transition the state machine forbids';
 COMMENT ON FUNCTION orch.withdraw_operator_rows(bigint[], text) IS 'Internal: withdraws pending smpp.operator rows (locked by the caller) whose message became the given status: published_at set, never published, last_error "withdrawn: ..."; returns how many';
 COMMENT ON FUNCTION orch.check_transition() IS 'Trigger: refuses a status change that orch.allowed_transitions does not list';

@@ -35,6 +35,7 @@ GRANT INSERT, DELETE ON orch.idempotency_keys TO orch_app;
 GRANT EXECUTE ON FUNCTION
     orch.accept_message(uuid, text, text, text, text, text, integer, text, text, timestamptz, text, text, text),
     orch.transition(uuid, text, text, text, text, text, text, timestamptz, boolean),
+    orch.transition_many(uuid[], text, text, text[], text[], text[], text[], timestamptz[], boolean),
     orch.accept(text, text, text, integer, text, timestamptz, text, text, timestamptz, uuid[], text[], text[],
                 text[], text[], integer[], text[], text[], timestamptz[]),
     orch.outbox_backlog_estimate(),

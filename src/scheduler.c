@@ -41,8 +41,10 @@ static void sleep_until_due(int timeout_ms) { db_wait(sch.conn, sch.wake_fd, tim
 /* One pass: requeue what is due; returns ms until the next one is due (capped), -1 on error. */
 static int pass(void)
 {
+	/* The wait is NULL when nothing is scheduled (greatest() would turn a NULL into 0: a busy loop). */
 	PGresult *res = PQexec(sch.conn, "SELECT orch.retry_due(" BATCH "), "
-					 "ceil(greatest(0, extract(epoch FROM orch.next_retry_at() - clock_timestamp()) * 1000))");
+					 "(SELECT ceil(greatest(0, extract(epoch FROM t - clock_timestamp()) * 1000)) "
+					 "FROM orch.next_retry_at() AS t WHERE t IS NOT NULL)");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_error("scheduler: pass failed", "error", db_result_error(res));
 		PQclear(res);
