@@ -174,14 +174,15 @@ $$;
 
 -- The outbox row that drives the step after m's new state, if any: its
 -- subject, CloudEvents type and data (no row when the state needs none).
+-- Plain SQL without a SET clause (names qualified instead) so the planner
+-- inlines it: a function it cannot inline is planned again on every call.
 CREATE OR REPLACE FUNCTION orch.next_step(m orch.sms_messages, p_previous text)
 RETURNS TABLE (subject text, type text, data jsonb) LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = orch, pg_catalog, pg_temp
 AS $$
     SELECT 'smpp.operator.' || m.operator_id, 'smpp.operator.submit', jsonb_build_object(
             'messageId', m.id, 'accountId', m.account_id, 'operatorId', m.operator_id,
             'routeId', m.route_id, 'to', m.to_e164, 'from', m.sender, 'body', m.body,
-            'encoding', m.encoding, 'segments', m.segments, 'validUntil', iso_time(m.valid_until),
+            'encoding', m.encoding, 'segments', m.segments, 'validUntil', orch.iso_time(m.valid_until),
             'clientReference', m.client_reference)
     WHERE m.status = 'ROUTED'
     UNION ALL
@@ -193,7 +194,7 @@ AS $$
             'messageId', m.id, 'accountId', m.account_id, 'status', m.status,
             'reason', m.last_error_code, 'attempts', m.attempt_count,
             'lastError', m.last_error_detail, 'to', m.to_e164, 'from', m.sender,
-            'clientReference', m.client_reference, 'at', iso_time(m.updated_at))
+            'clientReference', m.client_reference, 'at', orch.iso_time(m.updated_at))
     WHERE m.status IN ('FAILED', 'REJECTED', 'EXPIRED')
 $$;
 
@@ -206,18 +207,23 @@ DROP FUNCTION IF EXISTS orch.enqueue_next_step(orch.sms_messages, text);
 -- CHECK wants first_attempt_at once published_at is set, so a row never
 -- attempted gets the withdrawal time there). Returns how many.
 CREATE OR REPLACE FUNCTION orch.withdraw_operator_rows(p_ids bigint[], p_status text)
-RETURNS integer LANGUAGE sql SECURITY DEFINER
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
-    WITH u AS (
-        UPDATE outbox SET published_at = clock_timestamp(),
-                          first_attempt_at = coalesce(first_attempt_at, clock_timestamp()),
-                          last_error = format('withdrawn: the message became %s before this row was published',
-                                              coalesce(p_status, 'unknown (no such message)'))
-        WHERE id = ANY (p_ids) AND published_at IS NULL AND subject LIKE 'smpp.operator.%'
-        RETURNING 1
-    )
-    SELECT count(*)::integer FROM u
+DECLARE
+    n integer;
+BEGIN
+        WITH u AS (
+            UPDATE outbox SET published_at = clock_timestamp(),
+                              first_attempt_at = coalesce(first_attempt_at, clock_timestamp()),
+                              last_error = format('withdrawn: the message became %s before this row was published',
+                                                  coalesce(p_status, 'unknown (no such message)'))
+            WHERE id = ANY (p_ids) AND published_at IS NULL AND subject LIKE 'smpp.operator.%'
+            RETURNING 1
+        )
+        SELECT count(*)::integer INTO n FROM u;
+    RETURN n;
+END
 $$;
 
 -- The one way to change the status of messages, many at once, in one
@@ -229,7 +235,12 @@ $$;
 -- per-message arrays (NULL: none) are aligned with p_ids; a repeated id is
 -- moved once. Returns (id, seq) of the messages moved. p_routing_attempt
 -- counts one routing attempt each. ROUTED -> FAILED/EXPIRED withdraws the
--- message's pending operator row.
+-- message's pending operator row. p_stamp_operator_rows: the caller
+-- publishes the new operator rows itself right after its commit, so their
+-- first publish attempt is recorded now, durably, with them (see
+-- orch.outbox_stamp_operator_rows for why it must be).
+-- (A first version had no p_stamp_operator_rows: drop it, or calls would be ambiguous.)
+DROP FUNCTION IF EXISTS orch.transition_many(uuid[], text, text, text[], text[], text[], text[], timestamptz[], boolean);
 CREATE OR REPLACE FUNCTION orch.transition_many(
     p_ids             uuid[],
     p_expected        text,
@@ -239,7 +250,8 @@ CREATE OR REPLACE FUNCTION orch.transition_many(
     p_operator_id     text[] DEFAULT NULL,
     p_route_id        text[] DEFAULT NULL,
     p_next_attempt_at timestamptz[] DEFAULT NULL,
-    p_routing_attempt boolean DEFAULT false)
+    p_routing_attempt boolean DEFAULT false,
+    p_stamp_operator_rows boolean DEFAULT false)
 RETURNS TABLE (id uuid, seq integer) LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
@@ -317,9 +329,10 @@ BEGIN
         SELECT m.id, 2, n.subject, n.type, n.data, ROW(m.*)::sms_messages, gen_random_uuid()
         FROM m CROSS JOIN LATERAL next_step(ROW(m.*)::sms_messages, p_expected) n
     ), o AS (
-        INSERT INTO outbox (msg_id, subject, message_id, headers, payload)
+        INSERT INTO outbox (msg_id, subject, message_id, headers, payload, first_attempt_at)
         SELECT e.msg_id, e.subject, e.mid, outbox_headers(e.msg, e.msg_id),
-               cloudevent(e.msg_id, e.type, clock_timestamp(), e.data)
+               cloudevent(e.msg_id, e.type, clock_timestamp(), e.data),
+               CASE WHEN p_stamp_operator_rows AND e.ord = 2 AND p_new = 'ROUTED' THEN clock_timestamp() END
         FROM e
         ORDER BY e.mid, e.ord
     )

@@ -19,19 +19,24 @@
 -- Operator rows of ROUTED messages only (one primary-key probe each, as in
 -- the claim below).
 CREATE OR REPLACE FUNCTION orch.outbox_stamp_operator_rows(p_limit integer)
-RETURNS integer LANGUAGE sql
+RETURNS integer LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
-    WITH c AS MATERIALIZED (
-        SELECT o.id FROM outbox o
-        WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL AND o.subject LIKE 'smpp.operator.%'
-          AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
-        ORDER BY o.id LIMIT p_limit
-        FOR UPDATE OF o SKIP LOCKED
-    ), u AS (
-        UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM c WHERE o.id = c.id RETURNING 1
-    )
-    SELECT count(*)::integer FROM u
+DECLARE
+    n integer;
+BEGIN
+        WITH c AS MATERIALIZED (
+            SELECT o.id FROM outbox o
+            WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL AND o.subject LIKE 'smpp.operator.%'
+              AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
+            ORDER BY o.id LIMIT p_limit
+            FOR UPDATE OF o SKIP LOCKED
+        ), u AS (
+            UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM c WHERE o.id = c.id RETURNING 1
+        )
+        SELECT count(*)::integer INTO n FROM u;
+    RETURN n;
+END
 $$;
 
 -- The next pending rows, locked for the caller's transaction. Operator rows
@@ -44,67 +49,111 @@ $$;
 -- each call: slow exactly when a backlog of ROUTED messages builds up).
 CREATE OR REPLACE FUNCTION orch.outbox_claim(p_limit integer, p_duplicate_window interval)
 RETURNS TABLE (id bigint, msg_id uuid, subject text, headers text, payload text)
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        WITH c AS MATERIALIZED (
+            SELECT o.id FROM outbox o
+            WHERE o.published_at IS NULL
+              AND (o.subject NOT LIKE 'smpp.operator.%'
+                   OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
+                       AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'))
+            ORDER BY o.id LIMIT p_limit
+            FOR UPDATE OF o SKIP LOCKED
+        )
+        SELECT o.id, o.msg_id, o.subject, o.headers::text, o.payload::text
+        FROM c JOIN outbox o ON o.id = c.id
+        ORDER BY o.id;
+END
+$$;
+
+-- The pipeline's fast path: the pending operator rows of these messages,
+-- stamped by the transaction that made them ROUTED, still inside the
+-- duplicate window and their message still ROUTED, locked for the caller's
+-- transaction (SKIP LOCKED: the ones a relay holds are its to publish).
+CREATE OR REPLACE FUNCTION orch.outbox_claim_operator_rows(p_message_ids uuid[], p_duplicate_window interval)
+RETURNS TABLE (id bigint, msg_id uuid, subject text, headers text, payload text)
+LANGUAGE plpgsql
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH c AS MATERIALIZED (
         SELECT o.id FROM outbox o
-        WHERE o.published_at IS NULL
-          AND (o.subject NOT LIKE 'smpp.operator.%'
-               OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
-                   AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'))
-        ORDER BY o.id LIMIT p_limit
+        WHERE o.message_id = ANY (p_message_ids) AND o.subject LIKE 'smpp.operator.%'
+          AND o.published_at IS NULL
+          AND o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
+          AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
+        ORDER BY o.id
         FOR UPDATE OF o SKIP LOCKED
     )
     SELECT o.id, o.msg_id, o.subject, o.headers::text, o.payload::text
     FROM c JOIN outbox o ON o.id = c.id
-    ORDER BY o.id
+    ORDER BY o.id;
+END
 $$;
 
 -- Marks rows published (JetStream acknowledged them); moves the messages of
 -- operator rows ROUTED -> SUBMITTED. Returns how many messages moved.
 CREATE OR REPLACE FUNCTION orch.outbox_mark_published(p_ids bigint[])
-RETURNS integer LANGUAGE sql SECURITY DEFINER
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
-    WITH u AS (
-        UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL,
-                          first_attempt_at = coalesce(first_attempt_at, clock_timestamp())
-        WHERE id = ANY (p_ids) AND published_at IS NULL
-        RETURNING message_id, subject
-    )
-    SELECT count(*)::integer
-    FROM transition_many(ARRAY(SELECT u.message_id FROM u WHERE u.subject LIKE 'smpp.operator.%'),
-                         'ROUTED', 'SUBMITTED')
+DECLARE
+    n integer;
+BEGIN
+        WITH u AS (
+            UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL,
+                              first_attempt_at = coalesce(first_attempt_at, clock_timestamp())
+            WHERE id = ANY (p_ids) AND published_at IS NULL
+            RETURNING message_id, subject
+        )
+        SELECT count(*)::integer INTO n
+        FROM transition_many(ARRAY(SELECT u.message_id FROM u WHERE u.subject LIKE 'smpp.operator.%'),
+                             'ROUTED', 'SUBMITTED');
+    RETURN n;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION orch.outbox_mark_failed(p_ids bigint[], p_error text)
-RETURNS void LANGUAGE sql
+RETURNS void LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
-    UPDATE outbox SET attempts = attempts + 1, last_error = left(p_error, 500),
-                      first_attempt_at = coalesce(first_attempt_at, clock_timestamp())
-    WHERE id = ANY (p_ids) AND published_at IS NULL
+BEGIN
+        UPDATE outbox SET attempts = attempts + 1, last_error = left(p_error, 500),
+                          first_attempt_at = coalesce(first_attempt_at, clock_timestamp())
+        WHERE id = ANY (p_ids) AND published_at IS NULL;
+END
 $$;
 
 -- Deletes up to p_batch rows that left the outbox (published or withdrawn)
 -- more than p_older_than ago; returns how many. Small batches, skipping locked rows: never a long lock.
 CREATE OR REPLACE FUNCTION orch.outbox_purge(p_older_than interval, p_batch integer)
-RETURNS integer LANGUAGE sql
+RETURNS integer LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
-    WITH c AS MATERIALIZED (
-        SELECT id FROM outbox WHERE published_at < clock_timestamp() - p_older_than
-        ORDER BY published_at LIMIT p_batch
-        FOR UPDATE SKIP LOCKED
-    ), d AS (
-        DELETE FROM outbox o USING c WHERE o.id = c.id RETURNING 1
-    )
-    SELECT count(*)::integer FROM d
+DECLARE
+    n integer;
+BEGIN
+        WITH c AS MATERIALIZED (
+            SELECT id FROM outbox WHERE published_at < clock_timestamp() - p_older_than
+            ORDER BY published_at LIMIT p_batch
+            FOR UPDATE SKIP LOCKED
+        ), d AS (
+            DELETE FROM outbox o USING c WHERE o.id = c.id RETURNING 1
+        )
+        SELECT count(*)::integer INTO n FROM d;
+    RETURN n;
+END
 $$;
 
 COMMENT ON FUNCTION orch.outbox_stamp_operator_rows(integer) IS 'Relay step 1: records (and commits) the first publish attempt of the next smpp.operator rows (of ROUTED messages only) before they are published';
 COMMENT ON FUNCTION orch.outbox_claim(integer, interval) IS 'Relay step 2: locks the next pending rows (FOR UPDATE SKIP LOCKED) for publishing; operator rows only when stamped, inside the duplicate window and their message still ROUTED';
+COMMENT ON FUNCTION orch.outbox_claim_operator_rows(uuid[], interval) IS 'Pipeline fast path: locks the stamped, pending operator rows of the given ROUTED messages (SKIP LOCKED) for publishing at once';
 COMMENT ON FUNCTION orch.outbox_mark_published(bigint[]) IS 'Marks acknowledged rows published and moves their operator messages ROUTED -> SUBMITTED; returns how many moved';
 COMMENT ON FUNCTION orch.outbox_mark_failed(bigint[], text) IS 'Records a failed publish attempt (attempts, last_error)';
 COMMENT ON FUNCTION orch.outbox_purge(interval, integer) IS 'Deletes a small batch of published (or withdrawn) rows older than the retention; returns how many';

@@ -11,17 +11,17 @@
 
 -- Why a message may not be sent, or NULL: the longest blocklisted prefix,
 -- a suspended account, a sender the account may not use.
+-- (No SET clause, names qualified: the planner inlines it.)
 CREATE OR REPLACE FUNCTION orch.rejection_reason(m orch.sms_messages)
 RETURNS text LANGUAGE sql STABLE
-SET search_path = orch, pg_catalog, pg_temp
 AS $$
     SELECT coalesce(
-        (SELECT b.reason FROM destination_blocklist b WHERE m.to_e164 LIKE b.prefix || '%'
+        (SELECT b.reason FROM orch.destination_blocklist b WHERE m.to_e164 LIKE b.prefix || '%'
          ORDER BY length(b.prefix) DESC LIMIT 1),
         (SELECT CASE WHEN p.suspended THEN 'account_suspended'
                      WHEN p.allowed_senders IS NOT NULL AND NOT (m.sender = ANY (p.allowed_senders)) THEN 'sender_not_allowed'
                 END
-         FROM account_policy p WHERE p.account_id = m.account_id))
+         FROM orch.account_policy p WHERE p.account_id = m.account_id))
 $$;
 
 -- Its result gained the column attempt (migration 0003): an older definition must go first.
@@ -99,9 +99,14 @@ $$;
 -- Every one counts a routing attempt. One set-based transition per outcome.
 -- Returns how many compare-and-sets found another state (a late or
 -- duplicate worker).
+-- p_publish_now: the caller publishes the operator rows itself right after
+-- its commit (relay_publish_operator_rows): they are stamped here.
+-- (It gained p_publish_now: the older definition goes first.)
+DROP FUNCTION IF EXISTS orch.pipeline_apply(uuid[], text[], text[], text[], text[], text[], timestamptz[]);
 CREATE OR REPLACE FUNCTION orch.pipeline_apply(
     p_ids uuid[], p_outcome text[], p_operator_id text[], p_route_id text[],
-    p_error_code text[], p_error_detail text[], p_next_attempt_at timestamptz[])
+    p_error_code text[], p_error_detail text[], p_next_attempt_at timestamptz[],
+    p_publish_now boolean DEFAULT false)
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
@@ -123,7 +128,7 @@ BEGIN
             ARRAY(SELECT u.v FROM unnest(p_operator_id, p_outcome) WITH ORDINALITY AS u(v, o, k) WHERE u.o = v_outcome ORDER BY u.k),
             ARRAY(SELECT u.v FROM unnest(p_route_id, p_outcome) WITH ORDINALITY AS u(v, o, k) WHERE u.o = v_outcome ORDER BY u.k),
             ARRAY(SELECT u.v FROM unnest(p_next_attempt_at, p_outcome) WITH ORDINALITY AS u(v, o, k) WHERE u.o = v_outcome ORDER BY u.k),
-            true);
+            true, p_publish_now AND v_outcome = 'routed');
         moved := moved + n;
     END LOOP;
     IF 'retry' = ANY (p_outcome) THEN
@@ -137,15 +142,20 @@ $$;
 -- (with their sms.outbound.retry outbox row). Several schedulers never take
 -- the same message (SKIP LOCKED). Returns how many.
 CREATE OR REPLACE FUNCTION orch.retry_due(p_limit integer)
-RETURNS integer LANGUAGE sql SECURITY DEFINER
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
-    SELECT count(*)::integer
-    FROM transition_many(ARRAY(
-        SELECT s.id FROM sms_messages s
-        WHERE s.status = 'RETRY_SCHEDULED' AND s.next_attempt_at <= clock_timestamp()
-        ORDER BY s.next_attempt_at LIMIT p_limit
-        FOR UPDATE SKIP LOCKED), 'RETRY_SCHEDULED', 'QUEUED')
+DECLARE
+    n integer;
+BEGIN
+        SELECT count(*)::integer INTO n
+        FROM transition_many(ARRAY(
+            SELECT s.id FROM sms_messages s
+            WHERE s.status = 'RETRY_SCHEDULED' AND s.next_attempt_at <= clock_timestamp()
+            ORDER BY s.next_attempt_at LIMIT p_limit
+            FOR UPDATE SKIP LOCKED), 'RETRY_SCHEDULED', 'QUEUED');
+    RETURN n;
+END
 $$;
 
 -- When the scheduler should wake next: the earliest next_attempt_at, or NULL.
@@ -158,6 +168,6 @@ $$;
 
 COMMENT ON FUNCTION orch.rejection_reason(orch.sms_messages) IS 'Domain validation: the blocklist reason (longest prefix), account_suspended or sender_not_allowed; NULL when the message may be sent';
 COMMENT ON FUNCTION orch.pipeline_prepare(uuid[]) IS 'Pipeline stages 1-2 for a batch: skip what is not QUEUED, make EXPIRED / REJECTED at once, return routing inputs for the rest';
-COMMENT ON FUNCTION orch.pipeline_apply(uuid[], text[], text[], text[], text[], text[], timestamptz[]) IS 'Pipeline stages 3-5 for a batch: ROUTED / RETRY_SCHEDULED / FAILED as compare-and-set transitions; returns how many missed';
+COMMENT ON FUNCTION orch.pipeline_apply(uuid[], text[], text[], text[], text[], text[], timestamptz[], boolean) IS 'Pipeline stages 3-5 for a batch: ROUTED / RETRY_SCHEDULED / FAILED as compare-and-set transitions; with p_publish_now the operator rows are stamped for the caller to publish at once; returns how many missed';
 COMMENT ON FUNCTION orch.retry_due(integer) IS 'Retry scheduler: due RETRY_SCHEDULED messages become QUEUED with an sms.outbound.retry row; returns how many';
 COMMENT ON FUNCTION orch.next_retry_at() IS 'The earliest next_attempt_at of RETRY_SCHEDULED messages';

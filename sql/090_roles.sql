@@ -35,7 +35,7 @@ GRANT INSERT, DELETE ON orch.idempotency_keys TO orch_app;
 GRANT EXECUTE ON FUNCTION
     orch.accept_message(uuid, text, text, text, text, text, integer, text, text, timestamptz, text, text, text),
     orch.transition(uuid, text, text, text, text, text, text, timestamptz, boolean),
-    orch.transition_many(uuid[], text, text, text[], text[], text[], text[], timestamptz[], boolean),
+    orch.transition_many(uuid[], text, text, text[], text[], text[], text[], timestamptz[], boolean, boolean),
     orch.accept(text, text, text, integer, text, timestamptz, text, text, timestamptz, uuid[], text[], text[],
                 text[], text[], integer[], text[], text[], timestamptz[]),
     orch.outbox_backlog_estimate(),
@@ -46,7 +46,8 @@ GRANT EXECUTE ON FUNCTION
     orch.outbox_mark_failed(bigint[], text),
     orch.outbox_purge(interval, integer),
     orch.pipeline_prepare(uuid[]),
-    orch.pipeline_apply(uuid[], text[], text[], text[], text[], text[], timestamptz[]),
+    orch.pipeline_apply(uuid[], text[], text[], text[], text[], text[], timestamptz[], boolean),
+    orch.outbox_claim_operator_rows(uuid[], interval),
     orch.retry_due(integer),
     orch.next_retry_at(),
     orch.reconcile(boolean, interval, interval, integer),

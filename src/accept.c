@@ -191,6 +191,24 @@ static enum batch_result write_batch(PGconn *conn, struct accept_job **jobs, siz
 	return BATCH_JOB_ERROR;
 }
 
+/*
+ * One accept of no message, rolled back: the new backend plans orch.accept()
+ * and loads what it touches now, not on the first client's request.
+ */
+static void warm(PGconn *conn)
+{
+	const char *values[NPARAMS] = { "warm-up", NULL, NULL, "202", NULL, NULL, NULL, NULL, "now",
+					"{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}" };
+	PGresult *res = PQexec(conn, "BEGIN");
+	PQclear(res);
+	res = PQexecPrepared(conn, "accept", NPARAMS, values, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		log_warn("accept warm-up failed", "error", db_result_error(res));
+	PQclear(res);
+	res = PQexec(conn, "ROLLBACK");
+	PQclear(res);
+}
+
 static bool ensure_conn(struct writer_conn *wc, const char *url)
 {
 	if (wc->conn && PQstatus(wc->conn) == CONNECTION_OK)
@@ -208,6 +226,8 @@ static bool ensure_conn(struct writer_conn *wc, const char *url)
 		if (!ok)
 			log_error("cannot prepare the accept statement", "error", db_result_error(res));
 		PQclear(res);
+		if (ok)
+			warm(wc->conn);
 		if (ok) {
 			metrics_set(G_POSTGRES_UP, 1);
 			return true;
@@ -283,6 +303,7 @@ static void *writer_main(void *arg)
 	struct writer_conn wc = { 0 };
 	struct accept_job **batch = xcalloc(MAX_BATCH_JOBS, sizeof(*batch));
 	size_t n;
+	(void)ensure_conn(&wc, w->url); /* at start, not on the first request */
 	while ((n = take_batch(w, batch)) > 0) {
 		run_batch(&wc, w, batch, n);
 		for (size_t i = 0; i < n; i++)

@@ -26,6 +26,7 @@
 #define SEND_LIMIT (64 * 1024)
 #define BULK_LIMIT (4 * 1024 * 1024)
 #define DB_POOL_SIZE 8
+#define DB_POOL_WARM 2 /* connections of the GET pool opened at start */
 
 void api_retry_after(struct http_response *resp, int seconds)
 {
@@ -166,6 +167,12 @@ static const struct http_route routes[] = {
 
 const struct http_route *api_routes(void) { return routes; }
 
+static void *fill_pool(void *pool)
+{
+	(void)dbpool_fill(pool, DB_POOL_WARM);
+	return NULL;
+}
+
 struct api *api_start(const struct config *cfg)
 {
 	if (idem_init(cfg->redis_url, cfg->idempotency_ttl_ms)) {
@@ -186,6 +193,7 @@ struct api *api_start(const struct config *cfg)
 	api->limits.bulk_max = cfg->bulk_max;
 	api->writer = accept_start(cfg->database_url, 3, cfg->db_timeout_ms);
 	api->pool = dbpool_new(cfg->database_url, DB_POOL_SIZE, "sms-orchestrator api");
+	api->pool_filling = pthread_create(&api->pool_filler, NULL, fill_pool, api->pool) == 0;
 	return api;
 }
 
@@ -204,6 +212,8 @@ void api_free(struct api *api)
 	if (!api)
 		return;
 	accept_stop(api->writer);
+	if (api->pool_filling)
+		pthread_join(api->pool_filler, NULL);
 	dbpool_free(api->pool);
 	monitor_stop();
 	idem_shutdown();

@@ -7,6 +7,8 @@
 
 #include "accept.h"
 #include "config.h"
+#include <pthread.h>
+
 #include "dbpool.h"
 #include "http.h"
 #include "request.h"
@@ -19,6 +21,8 @@ struct api {
 	atomic_int deferred; /* requests waiting on the accept writer */
 	struct accept_writer *writer;
 	struct dbpool *pool;
+	pthread_t pool_filler; /* opens the GET pool's first connections at start */
+	bool pool_filling;
 	struct request_limits limits;
 };
 

@@ -56,6 +56,14 @@ PGconn *db_connect(const char *url, const char *application_name)
 	PGconn *conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(conn) == CONNECTION_OK) {
 		PQsetNoticeProcessor(conn, notice_to_log, NULL);
+		/*
+		 * Short statements only: JIT compiling one (its cost estimate can
+		 * pass jit_above_cost on a large outbox) would cost tens of ms.
+		 */
+		PGresult *res = PQexec(conn, "SET jit = off");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			log_debug("cannot turn JIT off for this session", "error", db_result_error(res));
+		PQclear(res);
 		return conn;
 	}
 	struct buf safe;

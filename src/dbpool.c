@@ -63,6 +63,33 @@ PGconn *dbpool_get(struct dbpool *p)
 	return c;
 }
 
+int dbpool_fill(struct dbpool *p, int n)
+{
+	int opened = 0;
+	for (int i = 0; i < n; i++) {
+		pthread_mutex_lock(&p->lock);
+		bool room = p->open < p->size;
+		if (room)
+			p->open++;
+		pthread_mutex_unlock(&p->lock);
+		if (!room)
+			break;
+		PGconn *c = db_connect(p->url, p->app);
+		if (!c) {
+			pthread_mutex_lock(&p->lock);
+			p->open--;
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		pthread_mutex_lock(&p->lock);
+		p->conns[p->idle++] = c;
+		pthread_cond_signal(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		opened++;
+	}
+	return opened;
+}
+
 void dbpool_put(struct dbpool *p, PGconn *conn)
 {
 	pthread_mutex_lock(&p->lock);

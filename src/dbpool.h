@@ -14,6 +14,8 @@ struct dbpool *dbpool_new(const char *url, int size, const char *application_nam
 /* A healthy connection, or NULL when PostgreSQL cannot be reached. Give it back with dbpool_put. */
 PGconn *dbpool_get(struct dbpool *p);
 void dbpool_put(struct dbpool *p, PGconn *conn);
+/* Opens up to n idle connections now (stops at the first failure); how many it opened. */
+int dbpool_fill(struct dbpool *p, int n);
 void dbpool_free(struct dbpool *p);
 
 #endif

@@ -66,6 +66,7 @@ static struct {
 	atomic_bool running;
 	PGconn *conn;
 	jsCtx *js;
+	struct relay_lane *lane; /* the operator fast path */
 	natsSubscription *sub;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -252,8 +253,8 @@ static void decide(struct item *it)
 	snprintf(it->error_detail, sizeof(it->error_detail), "%d attempts; last: %.200s", attempts, r->detail);
 }
 
-/* One transaction for the batch's transitions. 0, or -1 (nothing applied). */
-static int apply(struct item *items, int n)
+/* One transaction for the batch's transitions. 0, or -1 (nothing applied). publish_now: see pipeline_apply. */
+static int apply(struct item *items, int n, bool publish_now)
 {
 	static const char *const outcome[] = { [D_ROUTED] = "routed", [D_RETRY] = "retry", [D_FAILED] = "failed" };
 	struct buf a[7];
@@ -276,12 +277,13 @@ static int apply(struct item *items, int n)
 		buf_addc(&a[k], '}');
 	int rc = 0;
 	if (count) {
-		const char *p[7];
+		const char *p[8];
 		for (int k = 0; k < 7; k++)
 			p[k] = a[k].data;
+		p[7] = publish_now ? "true" : "false";
 		PGresult *res = PQexecParams(pl.conn,
 					     "SELECT orch.pipeline_apply($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], "
-					     "$6::text[], $7::timestamptz[])", 7, NULL, p, NULL, NULL, 0);
+					     "$6::text[], $7::timestamptz[], $8::boolean)", 8, NULL, p, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			log_error("pipeline: apply failed; the batch will be redelivered", "error", db_result_error(res));
 			rc = -1;
@@ -303,6 +305,23 @@ static void count_decisions(struct item *items, int n)
 		default: break;
 		}
 	}
+}
+
+/* The fast path: the operator rows of the messages just ROUTED, published and marked now. */
+static void publish_routed(const struct item *items, int n)
+{
+	struct buf ids;
+	buf_init(&ids);
+	buf_addc(&ids, '{');
+	int routed = 0;
+	for (int i = 0; i < n; i++) {
+		if (items[i].decision == D_ROUTED)
+			buf_addf(&ids, "%s%s", routed++ ? "," : "", items[i].id);
+	}
+	buf_addc(&ids, '}');
+	if (routed > 0 && relay_publish_operator_rows(pl.lane, pl.conn, ids.data, pl.cfg->nats_duplicate_window_ms) < 0)
+		log_warn("pipeline: operator rows not published at once; the relay will publish them");
+	buf_release(&ids);
 }
 
 static void process(natsMsgList *list)
@@ -336,7 +355,9 @@ static void process(natsMsgList *list)
 		if (items[i].routing)
 			decide(&items[i]);
 	}
-	db_ok = db_ok && apply(items, n) == 0;
+	/* The operator rows go out from here, at once, while NATS is there; else the relay takes them. */
+	bool publish_now = pl.lane && bus_connected();
+	db_ok = db_ok && apply(items, n, publish_now) == 0;
 	bool retries = false;
 	for (int i = 0; i < n; i++) {
 		/* Acknowledge only what the database has; the rest comes back (redelivery) and is idempotent. */
@@ -348,6 +369,8 @@ static void process(natsMsgList *list)
 	}
 	if (db_ok) {
 		count_decisions(items, n);
+		if (publish_now)
+			publish_routed(items, n);
 		relay_wake();
 		if (retries)
 			scheduler_wake();
@@ -427,6 +450,9 @@ int pipeline_start(const struct config *cfg)
 		routing_stop(pl.routing);
 		return -1;
 	}
+	pl.lane = relay_lane_new();
+	if (!pl.lane)
+		log_warn("pipeline: no fast path for operator rows; the relay publishes them");
 	failwindow_init(&pl.transient, BREAKER_WINDOW_MS);
 	breaker_close();
 	atomic_store(&pl.stopping, false);
@@ -450,6 +476,8 @@ void pipeline_stop(void)
 	}
 	jsCtx_Destroy(pl.js);
 	pl.js = NULL;
+	relay_lane_free(pl.lane);
+	pl.lane = NULL;
 	routing_stop(pl.routing);
 	pl.routing = NULL;
 	PQfinish(pl.conn);

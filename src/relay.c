@@ -43,6 +43,7 @@
 #define PURGE_BATCH_SQL "1000"
 #define PURGE_BUDGET_MS 200
 #define NOTIFY_EVERY_MS 50
+#define LANE_MAX_PENDING 1024 /* a caller lane's unacknowledged publishes at most */
 
 enum row_state { ROW_PENDING, ROW_ACKED, ROW_FAILED };
 
@@ -57,24 +58,34 @@ struct row {
 	char error[160];
 };
 
+/*
+ * A lane: one batch of outbox rows on its way to JetStream, on one
+ * connection, with its own JetStream context (its acknowledgement handler
+ * finds the rows of this lane). The relay thread has one; the pipeline has
+ * its own for the operator rows it has just written (relay_publish_operator_rows).
+ */
+struct relay_lane {
+	PGconn *conn; /* the relay's own; borrowed for a caller's lane */
+	jsCtx *js;
+	pthread_mutex_t ack_lock;
+	struct row *rows;
+	struct row **by_msg_id;
+	size_t nrows;
+};
+
 static struct {
 	const struct config *cfg;
 	pthread_t thread;
 	atomic_bool running;
 	atomic_bool stopping;
 	int wake_fd;
-	PGconn *conn;
-	jsCtx *js;
-	pthread_mutex_t ack_lock;
-	struct row *rows;
-	struct row **by_msg_id;
-	size_t nrows;
+	struct relay_lane lane;
 	int64_t backoff_ms;
 	int64_t next_purge_ms;
 	bool provisioned;
 	bool fault_exit_after_publish;
 	_Atomic int64_t last_notify_ms;
-} relay = { .wake_fd = -1, .ack_lock = PTHREAD_MUTEX_INITIALIZER };
+} relay = { .wake_fd = -1, .lane = { .ack_lock = PTHREAD_MUTEX_INITIALIZER } };
 
 void relay_wake(void)
 {
@@ -96,11 +107,11 @@ static int cmp_msg_id(const void *a, const void *b)
 	return strcmp((*(struct row *const *)a)->msg_id, (*(struct row *const *)b)->msg_id);
 }
 
-static struct row *find_row(const char *msg_id)
+static struct row *find_row(struct relay_lane *l, const char *msg_id)
 {
 	struct row key, *kp = &key;
 	snprintf(key.msg_id, sizeof(key.msg_id), "%s", msg_id);
-	struct row **r = bsearch(&kp, relay.by_msg_id, relay.nrows, sizeof(*relay.by_msg_id), cmp_msg_id);
+	struct row **r = bsearch(&kp, l->by_msg_id, l->nrows, sizeof(*l->by_msg_id), cmp_msg_id);
 	return r ? *r : NULL;
 }
 
@@ -108,11 +119,11 @@ static struct row *find_row(const char *msg_id)
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
 	(void)js;
-	(void)closure;
+	struct relay_lane *l = closure;
 	const char *id = NULL;
 	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id) {
-		pthread_mutex_lock(&relay.ack_lock);
-		struct row *r = find_row(id);
+		pthread_mutex_lock(&l->ack_lock);
+		struct row *r = find_row(l, id);
 		if (r && pa) {
 			r->state = ROW_ACKED;
 			r->duplicate = pa->Duplicate;
@@ -123,43 +134,44 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 			snprintf(r->error, sizeof(r->error), "publish failed: %s",
 				 pae && pae->ErrText ? pae->ErrText : natsStatus_GetText(pae ? pae->Err : NATS_ERR));
 		}
-		pthread_mutex_unlock(&relay.ack_lock);
+		pthread_mutex_unlock(&l->ack_lock);
 	}
 	natsMsg_Destroy(msg);
 }
 
-static void free_rows(void)
+static void free_rows(struct relay_lane *l)
 {
-	for (size_t i = 0; i < relay.nrows; i++) {
-		free(relay.rows[i].id);
-		free(relay.rows[i].subject);
-		free(relay.rows[i].headers);
-		free(relay.rows[i].payload);
+	for (size_t i = 0; i < l->nrows; i++) {
+		free(l->rows[i].id);
+		free(l->rows[i].subject);
+		free(l->rows[i].headers);
+		free(l->rows[i].payload);
 	}
-	free(relay.rows);
-	free(relay.by_msg_id);
-	relay.rows = NULL;
-	relay.by_msg_id = NULL;
-	relay.nrows = 0;
+	free(l->rows);
+	free(l->by_msg_id);
+	l->rows = NULL;
+	l->by_msg_id = NULL;
+	l->nrows = 0;
 }
 
 static bool connect_db(void)
 {
-	if (relay.conn && PQstatus(relay.conn) == CONNECTION_OK)
+	struct relay_lane *l = &relay.lane;
+	if (l->conn && PQstatus(l->conn) == CONNECTION_OK)
 		return true;
-	PQfinish(relay.conn);
-	relay.conn = db_connect(relay.cfg->database_url, "sms-orchestrator relay");
-	if (!relay.conn)
+	PQfinish(l->conn);
+	l->conn = db_connect(relay.cfg->database_url, "sms-orchestrator relay");
+	if (!l->conn)
 		return false;
-	if (db_exec(relay.conn, "LISTEN orch_outbox", "listen")) {
-		PQfinish(relay.conn);
-		relay.conn = NULL;
+	if (db_exec(l->conn, "LISTEN orch_outbox", "listen")) {
+		PQfinish(l->conn);
+		l->conn = NULL;
 		return false;
 	}
 	return true;
 }
 
-static void wait_for_work(int64_t timeout_ms) { db_wait(relay.conn, relay.wake_fd, (int)timeout_ms); }
+static void wait_for_work(int64_t timeout_ms) { db_wait(relay.lane.conn, relay.wake_fd, (int)timeout_ms); }
 
 /* Builds the NATS message of a row: subject, headers from the JSON object, payload. */
 static natsMsg *build_msg(const struct row *r)
@@ -179,80 +191,88 @@ static natsMsg *build_msg(const struct row *r)
 	return m;
 }
 
-static int claim(void)
+/* Takes the claimed rows of res into the lane; clears res. -1 (logged) when the claim failed. */
+static int load_rows(struct relay_lane *l, PGresult *res)
 {
-	char limit[16], window[32];
-	snprintf(limit, sizeof(limit), "%lld", (long long)relay.cfg->relay_batch);
-	snprintf(window, sizeof(window), "%lld milliseconds", (long long)relay.cfg->nats_duplicate_window_ms);
-	const char *stamp_params[] = { limit };
-	PGresult *res = PQexecParams(relay.conn, "SELECT orch.outbox_stamp_operator_rows($1::integer)", 1, NULL,
-				     stamp_params, NULL, NULL, 0);
-	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-	PQclear(res);
-	/*
-	 * The marking transaction need not wait for its WAL flush: if a crash
-	 * loses it, the rows are published again with the same Nats-Msg-Id
-	 * (JetStream drops the copy inside its window), and an operator row
-	 * past the window is never republished because its stamp above was
-	 * committed durably. One fsync less per batch.
-	 */
-	if (!ok || db_exec(relay.conn, "BEGIN; SET LOCAL synchronous_commit = off", "relay begin"))
-		return -1;
-	const char *params[] = { limit, window };
-	res = PQexecParams(relay.conn, "SELECT id, msg_id, subject, headers, payload FROM orch.outbox_claim($1::integer, $2::interval)",
-			   2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_error("relay: cannot claim outbox rows", "error", db_result_error(res));
 		PQclear(res);
 		return -1;
 	}
 	size_t n = (size_t)PQntuples(res);
-	relay.rows = xcalloc(n + 1, sizeof(*relay.rows));
-	relay.by_msg_id = xcalloc(n + 1, sizeof(*relay.by_msg_id));
+	l->rows = xcalloc(n + 1, sizeof(*l->rows));
+	l->by_msg_id = xcalloc(n + 1, sizeof(*l->by_msg_id));
 	for (size_t i = 0; i < n; i++) {
-		struct row *r = &relay.rows[i];
+		struct row *r = &l->rows[i];
 		r->id = xstrdup(PQgetvalue(res, (int)i, 0));
 		snprintf(r->msg_id, sizeof(r->msg_id), "%s", PQgetvalue(res, (int)i, 1));
 		r->subject = xstrdup(PQgetvalue(res, (int)i, 2));
 		r->headers = xstrdup(PQgetvalue(res, (int)i, 3));
 		r->payload = xstrdup(PQgetvalue(res, (int)i, 4));
-		relay.by_msg_id[i] = r;
+		l->by_msg_id[i] = r;
 	}
-	relay.nrows = n;
-	qsort(relay.by_msg_id, n, sizeof(*relay.by_msg_id), cmp_msg_id);
+	l->nrows = n;
+	qsort(l->by_msg_id, n, sizeof(*l->by_msg_id), cmp_msg_id);
 	PQclear(res);
 	return 0;
 }
 
-static void publish_all(void)
+/*
+ * The marking transaction need not wait for its WAL flush: if a crash
+ * loses it, the rows are published again with the same Nats-Msg-Id
+ * (JetStream drops the copy inside its window), and an operator row
+ * past the window is never republished because its stamp was committed
+ * durably before. One fsync less per batch.
+ */
+static int begin_marking(PGconn *conn) { return db_exec(conn, "BEGIN; SET LOCAL synchronous_commit = off", "relay begin"); }
+
+static int claim(struct relay_lane *l)
 {
-	for (size_t i = 0; i < relay.nrows; i++) {
-		struct row *r = &relay.rows[i];
+	char limit[16], window[32];
+	snprintf(limit, sizeof(limit), "%lld", (long long)relay.cfg->relay_batch);
+	snprintf(window, sizeof(window), "%lld milliseconds", (long long)relay.cfg->nats_duplicate_window_ms);
+	const char *stamp_params[] = { limit };
+	PGresult *res = PQexecParams(l->conn, "SELECT orch.outbox_stamp_operator_rows($1::integer)", 1, NULL,
+				     stamp_params, NULL, NULL, 0);
+	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	PQclear(res);
+	if (!ok || begin_marking(l->conn))
+		return -1;
+	const char *params[] = { limit, window };
+	res = PQexecParams(l->conn, "SELECT id, msg_id, subject, headers, payload FROM orch.outbox_claim($1::integer, $2::interval)",
+			   2, NULL, params, NULL, NULL, 0);
+	return load_rows(l, res);
+}
+
+static void publish_all(struct relay_lane *l)
+{
+	for (size_t i = 0; i < l->nrows; i++) {
+		struct row *r = &l->rows[i];
 		natsMsg *m = build_msg(r);
-		natsStatus s = m ? js_PublishMsgAsync(relay.js, &m, NULL) : NATS_NO_MEMORY;
+		natsStatus s = m ? js_PublishMsgAsync(l->js, &m, NULL) : NATS_NO_MEMORY;
 		if (s != NATS_OK) {
 			natsMsg_Destroy(m);
-			pthread_mutex_lock(&relay.ack_lock);
+			pthread_mutex_lock(&l->ack_lock);
 			r->state = ROW_FAILED;
 			snprintf(r->error, sizeof(r->error), "publish failed: %s", natsStatus_GetText(s));
-			pthread_mutex_unlock(&relay.ack_lock);
+			pthread_mutex_unlock(&l->ack_lock);
 		}
 	}
 	jsPubOptions po;
 	jsPubOptions_Init(&po);
 	po.MaxWait = ACK_WAIT_MS;
-	if (js_PublishAsyncComplete(relay.js, &po) != NATS_OK) {
+	if (js_PublishAsyncComplete(l->js, &po) != NATS_OK) {
 		natsMsgList pending = { 0 };
-		if (js_PublishAsyncGetPendingList(&pending, relay.js) == NATS_OK)
+		if (js_PublishAsyncGetPendingList(&pending, l->js) == NATS_OK)
 			natsMsgList_Destroy(&pending);
 	}
 	bool any_acked = false, any_unanswered = false;
-	pthread_mutex_lock(&relay.ack_lock);
-	for (size_t i = 0; i < relay.nrows; i++) {
-		any_acked |= relay.rows[i].state == ROW_ACKED;
-		any_unanswered |= relay.rows[i].state != ROW_ACKED && relay.rows[i].state != ROW_FAILED;
+	pthread_mutex_lock(&l->ack_lock);
+	for (size_t i = 0; i < l->nrows; i++) {
+		any_acked |= l->rows[i].state == ROW_ACKED;
+		any_unanswered |= l->rows[i].state != ROW_ACKED && l->rows[i].state != ROW_FAILED;
 	}
-	pthread_mutex_unlock(&relay.ack_lock);
+	pthread_mutex_unlock(&l->ack_lock);
 	if (any_acked)
 		bus_jetstream_acked();
 	else if (any_unanswered)
@@ -260,12 +280,12 @@ static void publish_all(void)
 }
 
 /* id array literal of the rows in state st, and their count. */
-static size_t ids_in_state(enum row_state st, struct buf *out, const char **first_error)
+static size_t ids_in_state(const struct relay_lane *l, enum row_state st, struct buf *out, const char **first_error)
 {
 	size_t n = 0;
 	buf_addc(out, '{');
-	for (size_t i = 0; i < relay.nrows; i++) {
-		struct row *r = &relay.rows[i];
+	for (size_t i = 0; i < l->nrows; i++) {
+		struct row *r = &l->rows[i];
 		bool match = st == ROW_ACKED ? r->state == ROW_ACKED : r->state != ROW_ACKED;
 		if (!match)
 			continue;
@@ -325,31 +345,31 @@ out:
 	json_object_put(payload);
 }
 
-static void log_transitions(void)
+static void log_transitions(const struct relay_lane *l)
 {
 	bool want_log = log_get_level() <= LOG_INFO;
-	for (size_t i = 0; i < relay.nrows; i++) {
-		const struct row *r = &relay.rows[i];
+	for (size_t i = 0; i < l->nrows; i++) {
+		const struct row *r = &l->rows[i];
 		if (r->state == ROW_ACKED && strcmp(r->subject, BUS_STATUS_SUBJECT) == 0)
 			log_transition(r, want_log);
 	}
 }
 
 /* Records the outcome and commits; returns the number of failed rows, or -1. */
-static long mark(void)
+static long mark(struct relay_lane *l)
 {
 	struct buf acked, failed;
 	buf_init(&acked);
 	buf_init(&failed);
 	const char *error = NULL;
-	pthread_mutex_lock(&relay.ack_lock);
-	size_t nacked = ids_in_state(ROW_ACKED, &acked, NULL);
-	size_t nfailed = ids_in_state(ROW_FAILED, &failed, &error);
-	pthread_mutex_unlock(&relay.ack_lock);
+	pthread_mutex_lock(&l->ack_lock);
+	size_t nacked = ids_in_state(l, ROW_ACKED, &acked, NULL);
+	size_t nfailed = ids_in_state(l, ROW_FAILED, &failed, &error);
+	pthread_mutex_unlock(&l->ack_lock);
 	long rc = (long)nfailed;
 	if (nacked) {
 		const char *p[] = { acked.data };
-		PGresult *res = PQexecParams(relay.conn, "SELECT orch.outbox_mark_published($1::bigint[])", 1, NULL, p, NULL, NULL, 0);
+		PGresult *res = PQexecParams(l->conn, "SELECT orch.outbox_mark_published($1::bigint[])", 1, NULL, p, NULL, NULL, 0);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 			metrics_inc(M_RELAY_PUBLISHED, nacked);
 			metrics_inc(M_RELAY_SUBMITTED, (uint64_t)atoll(PQgetvalue(res, 0, 0)));
@@ -361,7 +381,7 @@ static long mark(void)
 	}
 	if (nfailed && rc >= 0) {
 		const char *p[] = { failed.data, error };
-		PGresult *res = PQexecParams(relay.conn, "SELECT orch.outbox_mark_failed($1::bigint[], $2)", 2, NULL, p, NULL, NULL, 0);
+		PGresult *res = PQexecParams(l->conn, "SELECT orch.outbox_mark_failed($1::bigint[], $2)", 2, NULL, p, NULL, NULL, 0);
 		rc = PQresultStatus(res) == PGRES_TUPLES_OK ? rc : -1;
 		PQclear(res);
 		metrics_inc(M_RELAY_ERRORS, nfailed);
@@ -369,10 +389,10 @@ static long mark(void)
 		snprintf(count, sizeof(count), "%zu", nfailed);
 		log_warn("relay: rows not published; kept for a retry", "count", count, "error", error);
 	}
-	if (db_exec(relay.conn, rc >= 0 ? "COMMIT" : "ROLLBACK", "relay commit"))
+	if (db_exec(l->conn, rc >= 0 ? "COMMIT" : "ROLLBACK", "relay commit"))
 		rc = -1;
 	else if (rc >= 0)
-		log_transitions();
+		log_transitions(l);
 	buf_release(&acked);
 	buf_release(&failed);
 	return rc;
@@ -382,7 +402,7 @@ static void purge(void)
 {
 	char retention[32];
 	snprintf(retention, sizeof(retention), "%lld milliseconds", (long long)relay.cfg->outbox_retention_ms);
-	long n = db_purge(relay.conn, "SELECT orch.outbox_purge($1::interval, " PURGE_BATCH_SQL ")", retention, PURGE_BATCH,
+	long n = db_purge(relay.lane.conn, "SELECT orch.outbox_purge($1::interval, " PURGE_BATCH_SQL ")", retention, PURGE_BATCH,
 			  PURGE_BUDGET_MS);
 	metrics_inc(M_OUTBOX_PURGED, (uint64_t)n);
 	relay.next_purge_ms = mono_ms() + PURGE_EVERY_MS;
@@ -400,24 +420,25 @@ static void back_off(const char *why)
 /* One batch; returns the number of rows handled (0: nothing pending), -1 on failure. */
 static long one_batch(void)
 {
+	struct relay_lane *l = &relay.lane;
 	int64_t start = mono_us();
-	if (claim()) {
-		PGresult *res = PQexec(relay.conn, "ROLLBACK");
+	if (claim(l)) {
+		PGresult *res = PQexec(l->conn, "ROLLBACK");
 		PQclear(res);
 		return -1;
 	}
-	size_t n = relay.nrows;
+	size_t n = l->nrows;
 	if (n == 0) {
-		free_rows();
-		return db_exec(relay.conn, "COMMIT", "relay commit") ? -1 : 0;
+		free_rows(l);
+		return db_exec(l->conn, "COMMIT", "relay commit") ? -1 : 0;
 	}
-	publish_all();
+	publish_all(l);
 	if (relay.fault_exit_after_publish) {
 		log_warn("ORCH_TEST_FAULT=relay_exit_after_publish: exiting before marking the batch");
 		_exit(70);
 	}
-	long failed = mark();
-	free_rows();
+	long failed = mark(l);
+	free_rows(l);
 	metrics_relay_batch((unsigned)n, mono_us() - start);
 	return failed == 0 ? (long)n : -1;
 }
@@ -454,6 +475,74 @@ static void *relay_main(void *arg)
 	return NULL;
 }
 
+static int lane_js(struct relay_lane *l, int64_t max_pending)
+{
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	jo.Wait = ACK_WAIT_MS;
+	jo.PublishAsync.AckHandler = on_ack;
+	jo.PublishAsync.AckHandlerClosure = l;
+	jo.PublishAsync.MaxPending = max_pending;
+	if (natsConnection_JetStream(&l->js, bus_connection(), &jo) != NATS_OK) {
+		log_error("relay: cannot create a JetStream context");
+		return -1;
+	}
+	return 0;
+}
+
+struct relay_lane *relay_lane_new(void)
+{
+	struct relay_lane *l = xcalloc(1, sizeof(*l));
+	pthread_mutex_init(&l->ack_lock, NULL);
+	if (lane_js(l, LANE_MAX_PENDING) != 0) {
+		pthread_mutex_destroy(&l->ack_lock);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void relay_lane_free(struct relay_lane *l)
+{
+	if (!l)
+		return;
+	jsCtx_Destroy(l->js);
+	pthread_mutex_destroy(&l->ack_lock);
+	free(l);
+}
+
+long relay_publish_operator_rows(struct relay_lane *l, PGconn *conn, const char *message_ids, int64_t duplicate_window_ms)
+{
+	char window[32];
+	snprintf(window, sizeof(window), "%lld milliseconds", (long long)duplicate_window_ms);
+	l->conn = conn;
+	int64_t start = mono_us();
+	if (begin_marking(conn))
+		return -1;
+	const char *params[] = { message_ids, window };
+	PGresult *res = PQexecParams(conn, "SELECT id, msg_id, subject, headers, payload "
+					   "FROM orch.outbox_claim_operator_rows($1::uuid[], $2::interval)",
+				     2, NULL, params, NULL, NULL, 0);
+	if (load_rows(l, res)) {
+		res = PQexec(conn, "ROLLBACK");
+		PQclear(res);
+		l->conn = NULL;
+		return -1;
+	}
+	size_t n = l->nrows;
+	long rc = 0;
+	if (n == 0) {
+		rc = db_exec(conn, "COMMIT", "relay commit") ? -1 : 0;
+	} else {
+		publish_all(l);
+		rc = mark(l) == 0 ? (long)n : -1;
+		metrics_relay_batch((unsigned)n, mono_us() - start);
+	}
+	free_rows(l);
+	l->conn = NULL;
+	return rc;
+}
+
 int relay_start(const struct config *cfg)
 {
 	relay.cfg = cfg;
@@ -464,15 +553,8 @@ int relay_start(const struct config *cfg)
 	}
 	const char *fault = getenv("ORCH_TEST_FAULT");
 	relay.fault_exit_after_publish = fault && strcmp(fault, "relay_exit_after_publish") == 0;
-	jsOptions jo;
-	jsOptions_Init(&jo);
-	jo.Wait = ACK_WAIT_MS;
-	jo.PublishAsync.AckHandler = on_ack;
-	jo.PublishAsync.MaxPending = 4 * cfg->relay_batch;
-	if (natsConnection_JetStream(&relay.js, bus_connection(), &jo) != NATS_OK) {
-		log_error("relay: cannot create a JetStream context");
+	if (lane_js(&relay.lane, 4 * cfg->relay_batch) != 0)
 		return -1;
-	}
 	atomic_store(&relay.stopping, false);
 	atomic_store(&relay.running, true);
 	if (pthread_create(&relay.thread, NULL, relay_main, NULL) != 0) {
@@ -490,10 +572,10 @@ void relay_stop(void)
 	relay_wake();
 	pthread_join(relay.thread, NULL);
 	atomic_store(&relay.running, false);
-	jsCtx_Destroy(relay.js);
-	relay.js = NULL;
-	PQfinish(relay.conn);
-	relay.conn = NULL;
+	jsCtx_Destroy(relay.lane.js);
+	relay.lane.js = NULL;
+	PQfinish(relay.lane.conn);
+	relay.lane.conn = NULL;
 	close(relay.wake_fd);
 	relay.wake_fd = -1;
 }

@@ -15,7 +15,11 @@
 #ifndef ORCH_RELAY_H
 #define ORCH_RELAY_H
 
+#include <libpq-fe.h>
+#include <stdint.h>
+
 struct config;
+struct relay_lane;
 
 /* Starts the relay thread; cfg is borrowed. -1 after logging why. */
 int relay_start(const struct config *cfg) __attribute__((warn_unused_result));
@@ -23,6 +27,18 @@ int relay_start(const struct config *cfg) __attribute__((warn_unused_result));
 void relay_wake(void);
 /* The doorbell for relays in other processes, rate-limited; returns true when the caller should NOTIFY now. */
 int relay_should_notify(void);
+/*
+ * The operator fast path (the pipeline's own lane): right after the
+ * transaction that made messages ROUTED committed their operator rows
+ * already stamped (orch.pipeline_apply with p_publish_now), publishes those
+ * rows on the caller's connection and marks them (the messages become
+ * SUBMITTED), without waiting for the relay thread. message_ids is a uuid[]
+ * literal. Rows the relay holds are skipped (it publishes them); rows left
+ * because of an error stay for the relay. Returns the rows handled, or -1.
+ */
+struct relay_lane *relay_lane_new(void);
+void relay_lane_free(struct relay_lane *l);
+long relay_publish_operator_rows(struct relay_lane *l, PGconn *conn, const char *message_ids, int64_t duplicate_window_ms);
 /* Finishes the batch in hand and stops. */
 void relay_stop(void);
 
