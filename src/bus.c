@@ -236,6 +236,8 @@ static int ensure_consumer(void)
 	return 0;
 }
 
+static atomic_bool provisioned;
+
 int bus_provision(void)
 {
 	if (!bus_connected())
@@ -244,8 +246,13 @@ int bus_provision(void)
 		if (ensure_stream(&streams[i]))
 			return -1;
 	}
-	return ensure_consumer();
+	int rc = ensure_consumer();
+	if (rc == 0)
+		atomic_store(&provisioned, true);
+	return rc;
 }
+
+bool bus_provisioned(void) { return atomic_load(&provisioned); }
 
 void bus_stop(void)
 {

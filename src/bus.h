@@ -45,6 +45,8 @@ bool bus_ping(int timeout_ms);
  * once NATS is connected; 0 when done, -1 to be retried.
  */
 int bus_provision(void);
+/* A bus_provision() of this process succeeded. */
+bool bus_provisioned(void);
 void bus_stop(void);
 
 #endif

@@ -378,6 +378,22 @@ static void process(natsMsgList *list)
 	free(items);
 }
 
+/* The batch statements once on nothing, so the first real batch does not pay for planning them. */
+static void warm(void)
+{
+	static const char *const sql[] = {
+		"SELECT * FROM orch.pipeline_prepare('{}')",
+		"SELECT orch.pipeline_apply('{}', '{}', '{}', '{}', '{}', '{}', '{}', false)",
+		"BEGIN; SELECT * FROM orch.outbox_claim_operator_rows('{}', '1 minute'); ROLLBACK",
+	};
+	for (size_t i = 0; i < sizeof(sql) / sizeof(*sql); i++) {
+		PGresult *res = PQexec(pl.conn, sql[i]);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+			log_warn("pipeline: warm-up statement failed", "error", db_result_error(res));
+		PQclear(res);
+	}
+}
+
 static bool ensure_ready(void)
 {
 	if (!pl.conn || PQstatus(pl.conn) != CONNECTION_OK) {
@@ -385,6 +401,7 @@ static bool ensure_ready(void)
 		pl.conn = db_connect(pl.cfg->database_url, "sms-orchestrator pipeline");
 		if (!pl.conn)
 			return false;
+		warm();
 	}
 	if (pl.sub)
 		return true;

@@ -93,6 +93,9 @@ int serve_main(const struct config *cfg, int argc, char **argv)
 	bool need_bus = true; /* /readyz reports NATS whatever the roles */
 	if (need_bus && bus_start(cfg))
 		return 1;
+	/* Streams and consumer now, not on the first message (a relay or pipeline that finds NATS later provisions then). */
+	if (cfg->nats_provision && bus_connected() && bus_provision() != 0)
+		log_warn("NATS streams not provisioned at start; the relay and the pipeline try again");
 	bool ok = !(roles & ROLE_RELAY) || relay_start(cfg) == 0;
 	ok = ok && (!(roles & ROLE_SCHEDULER) || scheduler_start(cfg) == 0);
 	ok = ok && (!(roles & ROLE_PIPELINE) || pipeline_start(cfg) == 0);
