@@ -68,6 +68,8 @@
 # failures.
 #
 # Settings (environment):
+#   BENCH_PHASES        the phases to run, in their fixed order (default abcdefg)
+#   BENCH_RATE          phase b's rate for e and f when b does not run (default 1000)
 #   BENCH_SECONDS       length of each phase (default 15)
 #   BENCH_HTTP_THREADS  ORCH_HTTP_THREADS for serve (default 4)
 #   BENCH_BULK_CONNS    wrk connections in phase c (default 16)
@@ -133,7 +135,7 @@ if port_open 8080; then
 fi
 
 mkdir -p "$OUT"
-rm -f "$OUT"/*.out "$OUT"/serve.log "$OUT"/summary.txt "$OUT"/stack.out
+rm -f "$OUT"/*.out "$OUT"/*.txt "$OUT"/*.tsv "$OUT"/*.err "$OUT"/serve.log
 rm -rf "$OUT/pgbench" && mkdir -p "$OUT/pgbench"
 
 stop_serve() {
@@ -308,12 +310,20 @@ percentile() { # file pct
 	awk -v p="$2" '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit } r = int(NR * p / 100 + 0.999999); if (r < 1) r = 1; if (r > NR) r = NR; print v[r] }' "$1"
 }
 
+# ratio X Y: X / Y to 2 decimals, n/a when Y is not a positive number.
+ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (x ~ /^[0-9.]+$/ && y ~ /^[0-9.]+$/ && y + 0 > 0) printf "%.2f", x / y; else print "n/a" }'; }
+# verdict VALUE OP LIMIT: YES or NO (OP: <= or >=), n/a when VALUE is not a number.
+verdict() {
+	awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN { if (v !~ /^[0-9.]+$/) { print "n/a"; exit }
+		ok = (op == "<=") ? (v + 0 <= l + 0) : (v + 0 >= l + 0); print ok ? "YES" : "NO" }'
+}
+
 # BENCH_PHASES: which phases run (default all). Phases e and f pace at half of
 # b's rate, or at BENCH_RATE requests/s when b does not run.
-PHASES=${BENCH_PHASES:-0abcdefg}
+PHASES=${BENCH_PHASES:-abcdefg}
 want() { [[ $PHASES == *"$1"* ]]; }
 declare -A MPS P50 P99 NOTE
-for ph in 0 a b c d e f g; do MPS[$ph]=0 P50[$ph]=nan P99[$ph]=nan NOTE[$ph]="not run"; done
+for ph in a b c d e f g; do MPS[$ph]=0 P50[$ph]=nan P99[$ph]=nan NOTE[$ph]="not run"; done
 want b || MPS[b]=${BENCH_RATE:-1000}
 
 # ---------------------------------------------------------------- phase a: pgbench
@@ -383,17 +393,21 @@ run_wrk() {
 	fi
 	MPS[$ph]=$(field msgs_per_s) P50[$ph]=$(field p50_ms) P99[$ph]=$(field p99_ms)
 	NOTE[$ph]="202=$ok non202=$bad sockerr=$sockerr rows=$rows"
-	[ "$bad" -eq 0 ] || NOTE[$ph]="202=$ok non202=$bad[$(field codes)] sockerr=$sockerr rows=$rows"
+	[ "$bad" -eq 0 ] || NOTE[$ph]="202=$ok non202=${bad}[$(field codes)] sockerr=$sockerr rows=$rows"
 	if [ "$rows" -lt $((ok * per)) ]; then
 		fail "phase $ph: $ok requests answered 202 ($((ok * per)) messages) but only $rows messages are stored"
 	fi
 	serve_alive || fail "phase $ph: serve is no longer running"
 }
 
-say "phase b: wrk POST /v1/sms/send, 1 message + key per request, -t$WRK_THREADS -c$SEND_CONNS -d${SECS}s"
-want b && run_wrk b send.lua "$SEND_CONNS" 1 "$OUT/wrk-send.out"
-say "phase c: wrk POST /v1/sms/bulk, $BULK_SIZE messages + key per request, -t$WRK_THREADS -c$BULK_CONNS -d${SECS}s"
-want c && run_wrk c bulk.lua "$BULK_CONNS" "$BULK_SIZE" "$OUT/wrk-bulk.out"
+if want b; then
+	say "phase b: wrk POST /v1/sms/send, 1 message + key per request, -t$WRK_THREADS -c$SEND_CONNS -d${SECS}s"
+	run_wrk b send.lua "$SEND_CONNS" 1 "$OUT/wrk-send.out"
+fi
+if want c; then
+	say "phase c: wrk POST /v1/sms/bulk, $BULK_SIZE messages + key per request, -t$WRK_THREADS -c$BULK_CONNS -d${SECS}s"
+	run_wrk c bulk.lua "$BULK_CONNS" "$BULK_SIZE" "$OUT/wrk-bulk.out"
+fi
 
 # ---------------------------------------------------------------- phase d: relay drain
 now_s() { date +%s.%N; }
@@ -485,22 +499,28 @@ phase_d() {
 want d && phase_d
 
 # ---------------------------------------------------------------- phase e: accept -> JetStream ack latency
+# paced_wrk TAG RATE SECONDS OUT: wrk POST /v1/sms/send paced at RATE
+# requests/s (scripts/bench/paced.lua), PACED_CONNS connections, for SECONDS; wrk's status.
+paced_wrk() {
+	local pace
+	pace=$(awk -v r="$2" -v t="$WRK_THREADS" 'BEGIN { printf "%.4f", 1000 * t / r }')
+	BENCH_RUN_TAG="$$-$1-$(date +%s)" BENCH_PACE_MS=$pace BENCH_PACE_THREADS=$WRK_THREADS \
+		wrk -t"$WRK_THREADS" -c"$PACED_CONNS" -d"${3}s" --timeout "$WRK_TIMEOUT" --latency \
+		-s "$SCRIPTS/paced.lua" "$URL" >"$4" 2>&1
+}
 
 phase_e() {
-	local rate pace out=$OUT/wrk-paced.out rc=0 line ok bad sockerr total i pending stats n npub e_p50 e_p99 m0
+	local rate out=$OUT/wrk-paced.out rc=0 line ok bad sockerr total i pending stats n npub e_p50 e_p99 m0
 	rate=$(awk -v b="${MPS[b]}" 'BEGIN { printf "%.0f", b / 2 }')
 	if [ "$rate" -lt 1 ]; then
 		fail "phase e: no accept rate from phase b to pace at"
 		return 0
 	fi
-	pace=$(awk -v r="$rate" -v t="$WRK_THREADS" 'BEGIN { printf "%.4f", 1000 * t / r }')
 	E_TARGET=$rate
 	say "phase e: accept -> JetStream ack latency: wrk POST /v1/sms/send paced at $rate requests/s (half of phase b), -t$WRK_THREADS -c$PACED_CONNS -d${SECS}s"
 	reset_state
 	m0=$(relay_metrics)
-	BENCH_RUN_TAG="$$-e-$(date +%s)" BENCH_PACE_MS=$pace BENCH_PACE_THREADS=$WRK_THREADS \
-		wrk -t"$WRK_THREADS" -c"$PACED_CONNS" -d"${SECS}s" --timeout "$WRK_TIMEOUT" --latency \
-		-s "$SCRIPTS/paced.lua" "$URL" >"$out" 2>&1 || rc=$?
+	paced_wrk e "$rate" "$SECS" "$out" || rc=$?
 	if ! wrk_result e "$out" "$rc"; then
 		NOTE[e]="wrk failed"
 		return 0
@@ -528,15 +548,37 @@ want e && phase_e
 
 # ---------------------------------------------------------------- phase f: accept -> SUBMITTED latency
 routing_reset() { curl -sf -o /dev/null -X POST "$ORCH_ROUTING_CONTROL/control?reset=1"; }
+# submit_wait SECONDS: until every message in the tables is SUBMITTED (polled every 100 ms), at most SECONDS.
+submit_wait() {
+	local i n nsub
+	for ((i = 0; i < $1 * 10; i++)); do
+		read -r n nsub <<<"$(psql_q -F ' ' -c "SELECT count(*), count(*) FILTER (WHERE status = 'SUBMITTED') FROM orch.sms_messages")"
+		[ "$nsub" -eq "$n" ] && break
+		sleep 0.1
+	done
+}
+# submit_stats: accept -> SUBMITTED of every message in the tables, from the
+# database: "messages submitted p50 p95 p99 max" (ms; nan when none).
+submit_stats() {
+	ms() { echo "coalesce(round((percentile_cont($1) WITHIN GROUP (ORDER BY extract(epoch FROM h.at - m.created_at)))::numeric * 1000, 2)::text, 'nan')"; }
+	psql_q -F ' ' -c "SELECT count(*), count(h.at), $(ms 0.5), $(ms 0.95), $(ms 0.99),
+	                         coalesce(round((max(extract(epoch FROM h.at - m.created_at)) * 1000)::numeric, 2)::text, 'nan')
+	                  FROM orch.sms_messages m
+	                  LEFT JOIN orch.sms_status_history h ON h.message_id = m.id AND h.status = 'SUBMITTED'"
+}
+# not_submitted: "STATUS=count ..." of the messages that are not SUBMITTED.
+not_submitted() {
+	psql_q -c "SELECT coalesce(string_agg(status || '=' || c, ' ' ORDER BY status), '')
+	           FROM (SELECT status, count(*) AS c FROM orch.sms_messages WHERE status <> 'SUBMITTED' GROUP BY status) s"
+}
 
 phase_f() {
-	local rate pace out=$OUT/wrk-e2e.out rc=0 line ok bad sockerr total i n nsub stats t_end p50 p99
+	local rate out=$OUT/wrk-e2e.out rc=0 line ok bad sockerr total n nsub stats t_end p50 p99
 	rate=$(awk -v b="${MPS[b]}" 'BEGIN { printf "%.0f", b / 2 }')
 	if [ "$rate" -lt 1 ]; then
 		fail "phase f: no accept rate from phase b to pace at"
 		return 0
 	fi
-	pace=$(awk -v r="$rate" -v t="$WRK_THREADS" 'BEGIN { printf "%.4f", 1000 * t / r }')
 	F_TARGET=$rate
 	say "phase f: end to end accept -> SUBMITTED latency: wrk POST /v1/sms/send paced at $rate requests/s (half of phase b), -t$WRK_THREADS -c$PACED_CONNS -d${SECS}s"
 	if ! routing_reset; then
@@ -545,9 +587,7 @@ phase_f() {
 		return 0
 	fi
 	reset_state
-	BENCH_RUN_TAG="$$-f-$(date +%s)" BENCH_PACE_MS=$pace BENCH_PACE_THREADS=$WRK_THREADS \
-		wrk -t"$WRK_THREADS" -c"$PACED_CONNS" -d"${SECS}s" --timeout "$WRK_TIMEOUT" --latency \
-		-s "$SCRIPTS/paced.lua" "$URL" >"$out" 2>&1 || rc=$?
+	paced_wrk f "$rate" "$SECS" "$out" || rc=$?
 	t_end=$(now_s)
 	if ! wrk_result f "$out" "$rc"; then
 		NOTE[f]="wrk failed"
@@ -555,21 +595,12 @@ phase_f() {
 	fi
 	MPS[f]=$(field ok_per_s) F_HTTP_P50=$(field p50_ms) F_HTTP_P99=$(field p99_ms)
 	# Stragglers: up to SUBMIT_WAIT s after the load for every accepted message to be SUBMITTED.
-	for ((i = 0; i < SUBMIT_WAIT * 10; i++)); do
-		read -r n nsub <<<"$(psql_q -F ' ' -c "SELECT count(*), count(*) FILTER (WHERE status = 'SUBMITTED') FROM orch.sms_messages")"
-		[ "$nsub" -eq "$n" ] && break
-		sleep 0.1
-	done
+	submit_wait "$SUBMIT_WAIT"
 	F_WAIT=$(awk -v a="$t_end" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }')
-	ms() { echo "coalesce(round((percentile_cont($1) WITHIN GROUP (ORDER BY extract(epoch FROM h.at - m.created_at)))::numeric * 1000, 2)::text, 'nan')"; }
-	stats=$(psql_q -F ' ' -c "SELECT count(*), count(h.at), $(ms 0.5), $(ms 0.95), $(ms 0.99),
-	                                 coalesce(round((max(extract(epoch FROM h.at - m.created_at)) * 1000)::numeric, 2)::text, 'nan')
-	                          FROM orch.sms_messages m
-	                          LEFT JOIN orch.sms_status_history h ON h.message_id = m.id AND h.status = 'SUBMITTED'")
+	stats=$(submit_stats)
 	read -r n nsub p50 F_P95 p99 F_MAX <<<"$stats"
 	P50[f]=$p50 P99[f]=$p99
-	F_OTHERS=$(psql_q -c "SELECT coalesce(string_agg(status || '=' || c, ' ' ORDER BY status), '')
-	                      FROM (SELECT status, count(*) AS c FROM orch.sms_messages WHERE status <> 'SUBMITTED' GROUP BY status) s")
+	F_OTHERS=$(not_submitted)
 	F_ROWS_PER_MSG=$(psql_q -c "SELECT CASE WHEN count(DISTINCT message_id) > 0
 	                                   THEN round(count(*)::numeric / count(DISTINCT message_id), 2)::text ELSE 'n/a' END
 	                            FROM orch.outbox WHERE message_id IS NOT NULL")
@@ -652,8 +683,7 @@ phase_g() {
 	                                 coalesce(round((extract(epoch FROM max(at)) - $t0)::numeric, 2)::text, 'n/a')
 	                          FROM orch.sms_status_history WHERE status = 'SUBMITTED'")
 	read -r G_FIRST G_LAST <<<"$stats"
-	G_OTHERS=$(psql_q -c "SELECT coalesce(string_agg(status || '=' || c, ' ' ORDER BY status), '')
-	                      FROM (SELECT status, count(*) AS c FROM orch.sms_messages WHERE status <> 'SUBMITTED' GROUP BY status) s")
+	G_OTHERS=$(not_submitted)
 	if ! serve_alive; then
 		fail "phase g: serve (default roles) is no longer running"
 		NOTE[g]="serve died; $submitted of $G_MSGS SUBMITTED after ${secs}s"
@@ -673,7 +703,14 @@ want g && phase_g
 # ---------------------------------------------------------------- summary
 serve_errors=$(grep -c '"level":"error"' "$OUT/serve.log" || true)
 serve_warns=$(grep -c '"level":"warn"' "$OUT/serve.log" || true)
-ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; else print "n/a" }'; }
+# row PHASE LABEL CONC MESSAGES/S P50 P99: a line of the table, for a phase that ran.
+row() {
+	want "${1:0:1}" || return 0
+	printf '%-55s %6s %12.0f %9s %9s\n' "$1 $2" "$3" "$4" "$5" "$6"
+}
+# pratio PHASE1 PHASE2: the ratio of their messages/s, n/a unless both ran.
+pratio() { if want "${1:0:1}" && want "${2:0:1}"; then ratio "${MPS[$1]}" "${MPS[$2]}"; else echo n/a; fi; }
+ms2() { awk -v v="$1" 'BEGIN { if (v ~ /^[0-9.]+$/) printf "%.2f", v; else print v }'; } # ms to 2 decimals, "-" and nan as they are
 {
 	echo "sms-orchestrator accept + relay + pipeline benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty')"
 	echo "PostgreSQL durable (fsync, synchronous_commit on); ${SECS} s per phase; tables truncated + CHECKPOINT before each;"
@@ -682,28 +719,31 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 	echo "a-e accept too (routing-engine stand-in answering at once); g's fill with ORCH_ROLES=$DRAIN_FILL_ROLES;"
 	echo "wrk, serve, PostgreSQL, Redis and nats-server share the cores."
 	echo
-	printf '%-52s %6s %12s %9s %9s\n' "phase" "conc" "messages/s" "p50 ms" "p99 ms"
-	printf '%-52s %6s %12s %9s %9s\n' "----------------------------------------------------" "------" "------------" "---------" "---------"
-	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "a pgbench orch.accept, 1 msg + key per tx" "$PG_CLIENTS" "${MPS[a]}" "${P50[a]}" "${P99[a]}"
-	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "b wrk POST /v1/sms/send, 1 msg + key per request" "$SEND_CONNS" "${MPS[b]}" "${P50[b]}" "${P99[b]}"
-	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "c wrk POST /v1/sms/bulk, $BULK_SIZE msgs + key per request" "$BULK_CONNS" "${MPS[c]}" "${P50[c]}" "${P99[c]}"
-	printf '%-52s %6s %12.0f %9s %9s\n' "d relay drain of $D_ROWS outbox rows: ROWS/s" "1" "${MPS[d]}" "-" "-"
-	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "e send paced at b/2: latency accept -> JetStream ack" "$PACED_CONNS" "${MPS[e]}" "${P50[e]}" "${P99[e]}"
-	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "f send paced at b/2: latency accept -> SUBMITTED" "$PACED_CONNS" "${MPS[f]}" "${P50[f]}" "${P99[f]}"
-	printf '%-52s %6s %12.0f %9s %9s\n' "g drain of $G_MSGS QUEUED messages to SUBMITTED" "1" "${MPS[g]}" "-" "-"
+	echo "phases: $PHASES"
+	printf '%-55s %6s %12s %9s %9s\n' "phase" "conc" "messages/s" "p50 ms" "p99 ms"
+	printf '%-55s %6s %12s %9s %9s\n' "-------------------------------------------------------" "------" "------------" "---------" "---------"
+	row a "pgbench orch.accept, 1 msg + key per tx" "$PG_CLIENTS" "${MPS[a]}" "$(ms2 "${P50[a]}")" "$(ms2 "${P99[a]}")"
+	row b "wrk POST /v1/sms/send, 1 msg + key per request" "$SEND_CONNS" "${MPS[b]}" "$(ms2 "${P50[b]}")" "$(ms2 "${P99[b]}")"
+	row c "wrk POST /v1/sms/bulk, $BULK_SIZE msgs + key per request" "$BULK_CONNS" "${MPS[c]}" "$(ms2 "${P50[c]}")" "$(ms2 "${P99[c]}")"
+	row d "relay drain of $D_ROWS outbox rows: ROWS/s" "1" "${MPS[d]}" "-" "-"
+	row e "send paced at b/2: latency accept -> JetStream ack" "$PACED_CONNS" "${MPS[e]}" "$(ms2 "${P50[e]}")" "$(ms2 "${P99[e]}")"
+	row f "send paced at b/2: latency accept -> SUBMITTED" "$PACED_CONNS" "${MPS[f]}" "$(ms2 "${P50[f]}")" "$(ms2 "${P99[f]}")"
+	row g "drain of $G_MSGS QUEUED messages to SUBMITTED" "1" "${MPS[g]}" "-" "-"
 	echo
-	echo "ratio b/a (messages/s): $(ratio "${MPS[b]}" "${MPS[a]}")    ratio c/a: $(ratio "${MPS[c]}" "${MPS[a]}")"
+	want a && echo "ratio b/a (messages/s): $(pratio b a)    ratio c/a: $(pratio c a)"
 	echo "latency: a per transaction (pgbench log), b and c per HTTP request (wrk), e and f per message from the database"
 	echo "  (e: published_at - created_at of its sms.outbound.request outbox row; f: at of its SUBMITTED history row -"
 	echo "  created_at of the message; created_at is the accept transaction's start, so both include the accept's own"
 	echo "  latency up to the commit: an upper bound of 202 -> ack / 202 -> SUBMITTED)"
 	echo "checks: a ${NOTE[a]}; b ${NOTE[b]}; c ${NOTE[c]}; d ${NOTE[d]}; e ${NOTE[e]}; f ${NOTE[f]}; g ${NOTE[g]}"
-	if [ "${MPS[d]%.*}" -gt 0 ]; then
+	if ! want d; then
+		:
+	elif [ "${MPS[d]%.*}" -gt 0 ]; then
 		need_b=$(awk -v b="${MPS[b]}" 'BEGIN { printf "%.0f", 2 * b }')
 		need_c=$(awk -v c="${MPS[c]}" 'BEGIN { printf "%.0f", 2 * c }')
-		verdict=$(awk -v d="${MPS[d]}" -v n="$need_b" 'BEGIN { if (d >= n) print "KEEPS UP with"; else print "FALLS BEHIND" }')
+		keeps=$(awk -v d="${MPS[d]}" -v n="$need_b" 'BEGIN { if (d >= n) print "KEEPS UP with"; else print "FALLS BEHIND" }')
 		printf 'relay vs accept: relay %.0f rows/s %s phase b (%.0f messages/s x 2 outbox rows = %s rows/s needed; relay/needed = %s);\n' \
-			"${MPS[d]}" "$verdict" "${MPS[b]}" "$need_b" "$(ratio "${MPS[d]}" "$need_b")"
+			"${MPS[d]}" "$keeps" "${MPS[b]}" "$need_b" "$(ratio "${MPS[d]}" "$need_b")"
 		printf '  bulk (phase c, %.0f messages/s) would need %s rows/s (relay/needed = %s)\n' "${MPS[c]}" "$need_c" "$(ratio "${MPS[d]}" "$need_c")"
 		echo "  d: ${D_SECS} s from nats-server start to an empty outbox (polled every 100 ms); first ack at +${D_FIRST} s,"
 		echo "  first to last ack ${D_SPAN} s = ${D_DRAIN_RPS} rows/s (relay alone, without NATS start and reconnect); $D_BATCHES"
@@ -715,7 +755,9 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 	else
 		echo "relay vs accept: no relay rate (phase d failed)"
 	fi
-	if [ "${P99[e]}" != nan ]; then
+	if ! want e; then
+		:
+	elif [ "${P99[e]}" != nan ]; then
 		printf 'accept -> ack at %.0f requests/s offered (target %s = b/2, %s connections): p50 %s ms, p99 %s ms: p99 < 50 ms: %s\n' \
 			"${MPS[e]}" "$E_TARGET" "$PACED_CONNS" "${P50[e]}" "${P99[e]}" \
 			"$(awk -v p="${P99[e]}" 'BEGIN { print (p < 50) ? "YES" : "NO" }')"
@@ -723,8 +765,10 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 	else
 		echo "accept -> ack: no latency (phase e failed)"
 	fi
-	echo "  (e ran with the pipeline active: the relay also published the pipeline's ROUTED/SUBMITTED rows meanwhile)"
-	if [ "${P99[f]}" != nan ]; then
+	want e && echo "  (e ran with the pipeline active: the relay also published the pipeline's ROUTED/SUBMITTED rows meanwhile)"
+	if ! want f; then
+		:
+	elif [ "${P99[f]}" != nan ]; then
 		printf 'accept -> SUBMITTED at %.0f requests/s offered (target %s = b/2, %s connections): p50 %s ms, p95 %s ms, p99 %s ms (max %s ms);\n' \
 			"${MPS[f]}" "$F_TARGET" "$PACED_CONNS" "${P50[f]}" "$F_P95" "${P99[f]}" "$F_MAX"
 		printf '  seed budget P95 500 ms: %s; aim p99 < 50 ms: %s; %s of %s messages SUBMITTED (%s s after the load ended)%s\n' \
@@ -735,7 +779,9 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 	else
 		echo "accept -> SUBMITTED: no latency (phase f failed or nothing SUBMITTED: ${NOTE[f]})"
 	fi
-	if [ "${MPS[g]%.*}" -gt 0 ]; then
+	if ! want g; then
+		:
+	elif [ "${MPS[g]%.*}" -gt 0 ]; then
 		printf 'backlog drain: %s of %s QUEUED messages SUBMITTED in %s s from serve start = %.0f messages/s%s;\n' \
 			"$G_SUB" "$G_MSGS" "$G_SECS" "${MPS[g]}" \
 			"$([ -n "$G_CAPPED" ] && echo " (NOTE: cut at the ${DRAIN_CAP} s cap; rate so far; not SUBMITTED: $G_OTHERS)")"
