@@ -12,7 +12,17 @@
 # during a-e), then seven phases, each from empty tables and an empty
 # SMS_OUTBOUND stream (TRUNCATE, stream purge and CHECKPOINT before each, so
 # the pipeline never works through an earlier phase's leftovers):
-#   a  pgbench: the database floor. One orch.accept() call per transaction with
+#   0  the floor (scripts/bench/floor.sh), first: the minimal durable accept
+#      schema of ../shared/peers/pg_limit.sh (messages + outbox, same columns
+#      and indexes) in a database of its own (bench_floor) on the same server,
+#      so the same settings; pgbench, 32 clients, 2 threads:
+#      0s  1 message row + 1 outbox row per transaction;
+#      0b  100 + 100 per transaction (messages/s = 100 x tps).
+#      With BENCH_KANNEL=1 (off by default: minutes), then Kannel's durable
+#      accept and delivery rates: ../shared/peers/kannel.sh, STORE_MODES=redis.
+#      Every phase is printed as a ratio to the floor: a/0s, b/0s, c/0b, g/b
+#      (goal >= 1.2), g/0s, g/Kannel delivered (goal >= 1.5); d, e, f as is.
+#   a  pgbench: the service's database floor. One orch.accept() call per transaction with
 #      one message and an Idempotency-Key (idempotency row, message, history
 #      row, 2 outbox rows), fresh UUIDs each time; 64 clients, 2 threads.
 #   b  wrk POST /v1/sms/send: one message per request, a distinct
@@ -59,16 +69,17 @@
 # .run/bench/summary.txt. Raw outputs and the serve log (all serve runs,
 # appended) are under .run/bench/.
 #
-# Exits non-zero when a phase fails: pgbench errors or failed transactions,
+# Exits non-zero when a phase fails: pgbench errors or failed transactions (0, a),
 # more than 1% non-202 answers or socket errors in a wrk phase, serve dying,
 # rows still unpublished BENCH_RELAY_TIMEOUT s after NATS is back (d) or the
 # load ended (e, g's fill), the routing engine not answering its reset (f), a
-# failed fill (g). A relay that does not keep up, a p99 over 50 ms, messages
-# not SUBMITTED in time (f) or a drain cut at the cap (g) are reported, not
-# failures.
+# failed fill (g), kannel.sh failing when asked
+# for (BENCH_KANNEL=1). A relay that does not keep up, a p99 over 50 ms,
+# messages not SUBMITTED in time (f), a drain cut at the cap (g), goals
+# and verdicts not met are reported, not failures.
 #
 # Settings (environment):
-#   BENCH_PHASES        the phases to run, in their fixed order (default abcdefg)
+#   BENCH_PHASES        the phases to run, in their fixed order (default 0abcdefg)
 #   BENCH_RATE          phase b's rate for e and f when b does not run (default 1000)
 #   BENCH_SECONDS       length of each phase (default 15)
 #   BENCH_HTTP_THREADS  ORCH_HTTP_THREADS for serve (default 4)
@@ -82,6 +93,9 @@
 #   BENCH_SUBMIT_WAIT   seconds to wait after f's load for all to be SUBMITTED (default 30)
 #   BENCH_DRAIN_MESSAGES backlog size in phase g (default 50000, rounded up to 400s)
 #   BENCH_DRAIN_CAP     longest drain timed in phase g, seconds (default 120)
+#   BENCH_KANNEL        1: run ../shared/peers/kannel.sh in phase 0 (default 0)
+#   BENCH_KANNEL_SECONDS its DURATION (default BENCH_SECONDS)
+#   BENCH_KANNEL_SCRIPT its path (default ../shared/peers/kannel.sh beside the repo)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -120,7 +134,7 @@ die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
 for tool in "$PGBIN/pgbench" "$PGBIN/psql" wrk curl awk sort jq; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (make deps)"
 done
-for f in accept.pgbench common.lua send.lua bulk.lua relay_fill.pgbench paced.lua; do
+for f in accept.pgbench common.lua send.lua bulk.lua relay_fill.pgbench paced.lua floor.sql floor.sh; do
 	[ -f "$SCRIPTS/$f" ] || die "$SCRIPTS/$f is missing"
 done
 
@@ -320,11 +334,18 @@ verdict() {
 
 # BENCH_PHASES: which phases run (default all). Phases e and f pace at half of
 # b's rate, or at BENCH_RATE requests/s when b does not run.
-PHASES=${BENCH_PHASES:-abcdefg}
+PHASES=${BENCH_PHASES:-0abcdefg}
 want() { [[ $PHASES == *"$1"* ]]; }
 declare -A MPS P50 P99 NOTE
-for ph in a b c d e f g; do MPS[$ph]=0 P50[$ph]=nan P99[$ph]=nan NOTE[$ph]="not run"; done
+for ph in 0s 0b a b c d e f g; do MPS[$ph]=0 P50[$ph]=nan P99[$ph]=nan NOTE[$ph]="not run"; done
 want b || MPS[b]=${BENCH_RATE:-1000}
+
+# The phases that live in files of their own.
+# shellcheck source=scripts/bench/floor.sh
+. "$SCRIPTS/floor.sh"
+
+# ---------------------------------------------------------------- phase 0: the floor
+want 0 && phase_0
 
 # ---------------------------------------------------------------- phase a: pgbench
 phase_a() {
@@ -703,10 +724,10 @@ want g && phase_g
 # ---------------------------------------------------------------- summary
 serve_errors=$(grep -c '"level":"error"' "$OUT/serve.log" || true)
 serve_warns=$(grep -c '"level":"warn"' "$OUT/serve.log" || true)
-# row PHASE LABEL CONC MESSAGES/S P50 P99: a line of the table, for a phase that ran.
+# row PHASE LABEL CONC MESSAGES/S P50 P99 [RATIO]: a line of the table, for a phase that ran.
 row() {
 	want "${1:0:1}" || return 0
-	printf '%-55s %6s %12.0f %9s %9s\n' "$1 $2" "$3" "$4" "$5" "$6"
+	printf '%-55s %6s %12.0f %9s %9s  %s\n' "$1 $2" "$3" "$4" "$5" "$6" "${7:--}"
 }
 # pratio PHASE1 PHASE2: the ratio of their messages/s, n/a unless both ran.
 pratio() { if want "${1:0:1}" && want "${2:0:1}"; then ratio "${MPS[$1]}" "${MPS[$2]}"; else echo n/a; fi; }
@@ -720,16 +741,29 @@ ms2() { awk -v v="$1" 'BEGIN { if (v ~ /^[0-9.]+$/) printf "%.2f", v; else print
 	echo "wrk, serve, PostgreSQL, Redis and nats-server share the cores."
 	echo
 	echo "phases: $PHASES"
-	printf '%-55s %6s %12s %9s %9s\n' "phase" "conc" "messages/s" "p50 ms" "p99 ms"
-	printf '%-55s %6s %12s %9s %9s\n' "-------------------------------------------------------" "------" "------------" "---------" "---------"
-	row a "pgbench orch.accept, 1 msg + key per tx" "$PG_CLIENTS" "${MPS[a]}" "$(ms2 "${P50[a]}")" "$(ms2 "${P99[a]}")"
-	row b "wrk POST /v1/sms/send, 1 msg + key per request" "$SEND_CONNS" "${MPS[b]}" "$(ms2 "${P50[b]}")" "$(ms2 "${P99[b]}")"
-	row c "wrk POST /v1/sms/bulk, $BULK_SIZE msgs + key per request" "$BULK_CONNS" "${MPS[c]}" "$(ms2 "${P50[c]}")" "$(ms2 "${P99[c]}")"
+	printf '%-55s %6s %12s %9s %9s  %s\n' "phase" "conc" "messages/s" "p50 ms" "p99 ms" "vs floor"
+	printf '%-55s %6s %12s %9s %9s  %s\n' "-------------------------------------------------------" "------" "------------" "---------" "---------" "---------"
+	row 0s "floor: pgbench 1 message + 1 outbox row per tx" "$FLOOR_CLIENTS" "${MPS[0s]}" "$(ms2 "${P50[0s]}")" "$(ms2 "${P99[0s]}")"
+	row 0b "floor: pgbench $FLOOR_BULK + $FLOOR_BULK rows per tx" "$FLOOR_CLIENTS" "${MPS[0b]}" "$(ms2 "${P50[0b]}")" "$(ms2 "${P99[0b]}")"
+	row a "pgbench orch.accept, 1 msg + key per tx" "$PG_CLIENTS" "${MPS[a]}" "$(ms2 "${P50[a]}")" "$(ms2 "${P99[a]}")" "a/0s $(pratio a 0s)"
+	row b "wrk POST /v1/sms/send, 1 msg + key per request" "$SEND_CONNS" "${MPS[b]}" "$(ms2 "${P50[b]}")" "$(ms2 "${P99[b]}")" "b/0s $(pratio b 0s)"
+	row c "wrk POST /v1/sms/bulk, $BULK_SIZE msgs + key per request" "$BULK_CONNS" "${MPS[c]}" "$(ms2 "${P50[c]}")" "$(ms2 "${P99[c]}")" "c/0b $(pratio c 0b)"
 	row d "relay drain of $D_ROWS outbox rows: ROWS/s" "1" "${MPS[d]}" "-" "-"
 	row e "send paced at b/2: latency accept -> JetStream ack" "$PACED_CONNS" "${MPS[e]}" "$(ms2 "${P50[e]}")" "$(ms2 "${P99[e]}")"
 	row f "send paced at b/2: latency accept -> SUBMITTED" "$PACED_CONNS" "${MPS[f]}" "$(ms2 "${P50[f]}")" "$(ms2 "${P99[f]}")"
-	row g "drain of $G_MSGS QUEUED messages to SUBMITTED" "1" "${MPS[g]}" "-" "-"
+	row g "drain of $G_MSGS QUEUED messages to SUBMITTED" "1" "${MPS[g]}" "-" "-" "g/b $(pratio g b)"
 	echo
+	if want 0; then
+		echo "floor (phase 0, database $FLOOR_DB on the same server: $FLOOR_SETTINGS):"
+		echo "  0s ${NOTE[0s]}; 0b ${NOTE[0b]} (messages/s = $FLOOR_BULK x tps)"
+		echo "  g/b $(pratio g b) (goal >= 1.2: $(verdict "$(pratio g b)" '>=' 1.2)), g/0s $(pratio g 0s), b/0s $(pratio b 0s), c/0b $(pratio c 0b), a/0s $(pratio a 0s) (n/a: a phase not run)"
+		if [ "$KANNEL" = 1 ]; then
+			echo "  Kannel 1.4.5 (kannel.sh, $KANNEL_NOTE): accepted $KANNEL_OK msgs/s (p50 $KANNEL_P50 ms, p99 $KANNEL_P99 ms), delivered to its fake SMSC $KANNEL_E2E msgs/s;"
+			echo "  g / Kannel delivered $(ratio "${MPS[g]}" "$KANNEL_E2E") (goal >= 1.5: $(verdict "$(ratio "${MPS[g]}" "$KANNEL_E2E")" '>=' 1.5)), b / Kannel accepted $(ratio "${MPS[b]}" "$KANNEL_OK")"
+		else
+			echo "  Kannel: $KANNEL_NOTE"
+		fi
+	fi
 	want a && echo "ratio b/a (messages/s): $(pratio b a)    ratio c/a: $(pratio c a)"
 	echo "latency: a per transaction (pgbench log), b and c per HTTP request (wrk), e and f per message from the database"
 	echo "  (e: published_at - created_at of its sms.outbound.request outbox row; f: at of its SUBMITTED history row -"
