@@ -62,6 +62,15 @@
 #      messages/s = messages / seconds from that start until all are SUBMITTED
 #      (polled every 200 ms), or, after BENCH_DRAIN_CAP s (default 120), the
 #      SUBMITTED so far / the cap, with a note.
+# Cost model (scripts/bench/cost.sh) of phase b (the wrk load) and phase g
+# (the drain, until the relay has published what it caused): per message, the deltas of pg_stat_database (orch:
+# commits, rows inserted, updated, deleted), pg_stat_wal (records, full-page
+# images, bytes, syncs, writes) and the CPU of serve and of all PostgreSQL
+# processes (/proc); and pg_stat_statements (reset at the window's start; the
+# extension is created in orch): the top 10 toplevel statements of serve's
+# role by total_exec_time in .run/bench/statements-<b|g>.txt, with their
+# sums per stage (accept, relay, pipeline, ...); the top 5 of b and g and the
+# stages are in the summary.
 # and prints messages/s (d: outbox rows/s), p50 and p99 for each, the ratios
 # b/a and c/a, whether the relay keeps up with the accept path (rows/s >= 2 x
 # phase b messages/s), whether phase e's p99 is under 50 ms and phase f's
@@ -134,7 +143,7 @@ die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
 for tool in "$PGBIN/pgbench" "$PGBIN/psql" wrk curl awk sort jq; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (make deps)"
 done
-for f in accept.pgbench common.lua send.lua bulk.lua relay_fill.pgbench paced.lua floor.sql floor.sh; do
+for f in accept.pgbench common.lua send.lua bulk.lua relay_fill.pgbench paced.lua floor.sql floor.sh cost.sh; do
 	[ -f "$SCRIPTS/$f" ] || die "$SCRIPTS/$f is missing"
 done
 
@@ -340,9 +349,11 @@ declare -A MPS P50 P99 NOTE
 for ph in 0s 0b a b c d e f g; do MPS[$ph]=0 P50[$ph]=nan P99[$ph]=nan NOTE[$ph]="not run"; done
 want b || MPS[b]=${BENCH_RATE:-1000}
 
-# The phases that live in files of their own.
+# The phases and the cost model that live in files of their own.
 # shellcheck source=scripts/bench/floor.sh
 . "$SCRIPTS/floor.sh"
+# shellcheck source=scripts/bench/cost.sh
+. "$SCRIPTS/cost.sh"
 
 # ---------------------------------------------------------------- phase 0: the floor
 want 0 && phase_0
@@ -404,10 +415,17 @@ wrk_result() {
 run_wrk() {
 	local ph=$1 script=$2 conns=$3 per=$4 out=$5 rc=0 line total ok bad sockerr rows
 	reset_state
+	# phase b is a costed window: the wrk load (the relay and the pipeline working meanwhile)
+	[ "$ph" != b ] || cost_begin b "b wrk load (accepted)"
 	BENCH_RUN_TAG="$$-$ph-$(date +%s)" BENCH_BULK_SIZE=$BULK_SIZE \
 		wrk -t"$WRK_THREADS" -c"$conns" -d"${SECS}s" --timeout "$WRK_TIMEOUT" --latency \
 		-s "$SCRIPTS/$script" "$URL" >"$out" 2>&1 || rc=$?
+	[ "$ph" != b ] || cost_stop b
 	rows=$(count_messages)
+	if [ "$ph" = b ]; then
+		B_SUB_IN_LOAD=$(psql_q -c "SELECT count(*) FROM orch.sms_messages WHERE status = 'SUBMITTED'")
+		cost_end b "$rows"
+	fi
 	if ! wrk_result "$ph" "$out" "$rc"; then
 		MPS[$ph]=0 P50[$ph]=nan P99[$ph]=nan NOTE[$ph]="wrk failed"
 		return 0
@@ -421,6 +439,7 @@ run_wrk() {
 	serve_alive || fail "phase $ph: serve is no longer running"
 }
 
+B_SUB_IN_LOAD=0
 if want b; then
 	say "phase b: wrk POST /v1/sms/send, 1 message + key per request, -t$WRK_THREADS -c$SEND_CONNS -d${SECS}s"
 	run_wrk b send.lua "$SEND_CONNS" 1 "$OUT/wrk-send.out"
@@ -592,6 +611,16 @@ not_submitted() {
 	psql_q -c "SELECT coalesce(string_agg(status || '=' || c, ' ' ORDER BY status), '')
 	           FROM (SELECT status, count(*) AS c FROM orch.sms_messages WHERE status <> 'SUBMITTED' GROUP BY status) s"
 }
+# settle: until the relay has published every outbox row (at most
+# RELAY_TIMEOUT s), then a second for the backends to publish their counters.
+settle() {
+	local i
+	for ((i = 0; i < RELAY_TIMEOUT * 10; i++)); do
+		[ "$(pending_rows)" -eq 0 ] && break
+		sleep 0.1
+	done
+	sleep 1.1
+}
 
 phase_f() {
 	local rate out=$OUT/wrk-e2e.out rc=0 line ok bad sockerr total n nsub stats t_end p50 p99
@@ -682,6 +711,7 @@ phase_g() {
 	backlog=$(consumer_backlog)
 	G_BACKLOG=$backlog
 	say "  $G_MSGS messages accepted and published (relay done ${G_PUBLISH_S} s after the fill); pipeline consumer backlog $backlog; starting serve with the default roles"
+	cost_begin g "g drain (SUBMITTED)"
 	t0=$(now_s)
 	start_serve
 	t1=
@@ -705,6 +735,9 @@ phase_g() {
 	                          FROM orch.sms_status_history WHERE status = 'SUBMITTED'")
 	read -r G_FIRST G_LAST <<<"$stats"
 	G_OTHERS=$(not_submitted)
+	# the cost window: until the relay has published the pipeline's rows too
+	settle
+	cost_end g "$submitted"
 	if ! serve_alive; then
 		fail "phase g: serve (default roles) is no longer running"
 		NOTE[g]="serve died; $submitted of $G_MSGS SUBMITTED after ${secs}s"
@@ -824,6 +857,24 @@ ms2() { awk -v v="$1" 'BEGIN { if (v ~ /^[0-9.]+$/) printf "%.2f", v; else print
 	else
 		echo "backlog drain: no rate (phase g failed)"
 	fi
+	if [ "${#COST_NAMES[@]}" -gt 0 ]; then
+		echo "cost per message (deltas of pg_stat_database for orch, pg_stat_wal, CPU of serve and of all PostgreSQL processes; busy: their"
+		echo "  CPU / ($(nproc) cores x secs)); b: the wrk load only, per accepted message, with whatever the relay and the pipeline did"
+		echo "  meanwhile ($B_SUB_IN_LOAD SUBMITTED by its end); g: from serve's start until the relay published what the drain caused, per"
+		echo "  SUBMITTED message, serve's start included:"
+		cost_table | sed 's/^/  /'
+		echo "  (ins/upd/del: rows; WAL rec/FPI/bytes/syncs/writes: pg_stat_wal; serve ms, PG ms: CPU ms; the script's polling psql is in the"
+		echo "  commits and PG ms; backends publish pg_stat_* at most once a second, so b's database and WAL columns may miss ~1 s)"
+		for name in "${COST_NAMES[@]}"; do
+			echo "  per stage, ${COST_LABEL[$name]} (pg_stat_statements, serve's toplevel statements, .run/bench/statements-$name.txt):"
+			statements_stages "$name"
+		done
+	fi
+	for name in b g; do
+		[ -f "$OUT/statements-$name.txt" ] || continue
+		echo "top 5 statements of phase $name by total_exec_time (pct of serve's statement time, total, calls, per call, stage, query):"
+		statements_top "$name" 5
+	done
 	[ "${#RESET_WAITS[@]}" -eq 0 ] || echo "resets that waited for locks (TRUNCATE between phases): ${RESET_WAITS[*]}"
 	echo "reconcile passes: $(grep -c '"msg":"reconcile pass"' "$OUT/serve.log" || true), durationMs $(grep -o 'durationMs[^0-9]*[0-9]*' "$OUT/serve.log" | grep -o '[0-9]*$' | paste -sd, - || true)"
 	echo "serve log: $serve_errors error line(s), $serve_warns warn line(s) (.run/bench/serve.log)"
