@@ -62,13 +62,24 @@
 #      messages/s = messages / seconds from that start until all are SUBMITTED
 #      (polled every 200 ms), or, after BENCH_DRAIN_CAP s (default 120), the
 #      SUBMITTED so far / the cap, with a note.
-# Cost model (scripts/bench/cost.sh) of phase b (the wrk load) and phase g
-# (the drain, until the relay has published what it caused): per message, the deltas of pg_stat_database (orch:
+#   l  latency curve accept -> SUBMITTED (scripts/bench/latency.sh): one serve,
+#      tables truncated before each rate, wrk POST /v1/sms/send paced as in f
+#      at 50, 100, 200, 500 requests/s and b/2, BENCH_SECONDS each,
+#      BENCH_PACED_CONNS (16) connections: per rate p50, p95, p99, max (ms) of
+#      the SUBMITTED history row's at - created_at, and how many of the accepted
+#      were SUBMITTED; then serve restarted and, from the moment /healthz
+#      answers, 100/s for BENCH_COLD_SECONDS (15): the first seconds after a
+#      start, as a ratio of p99 to the warm 100/s. Goals printed: p50 <= 10 ms
+#      at 50/s, p99 <= 50 ms at 200/s, p99 <= 100 ms at b/2, first-15-s p99 <=
+#      2 x warm.
+# Cost model (scripts/bench/cost.sh) of phase b (the wrk load), phase g (the
+# drain, until the relay has published what it caused) and the latency
+# curve's 200/s step: per message, the deltas of pg_stat_database (orch:
 # commits, rows inserted, updated, deleted), pg_stat_wal (records, full-page
 # images, bytes, syncs, writes) and the CPU of serve and of all PostgreSQL
 # processes (/proc); and pg_stat_statements (reset at the window's start; the
 # extension is created in orch): the top 10 toplevel statements of serve's
-# role by total_exec_time in .run/bench/statements-<b|g>.txt, with their
+# role by total_exec_time in .run/bench/statements-<b|g|l200>.txt, with their
 # sums per stage (accept, relay, pipeline, ...); the top 5 of b and g and the
 # stages are in the summary.
 # and prints messages/s (d: outbox rows/s), p50 and p99 for each, the ratios
@@ -82,15 +93,15 @@
 # more than 1% non-202 answers or socket errors in a wrk phase, serve dying,
 # rows still unpublished BENCH_RELAY_TIMEOUT s after NATS is back (d) or the
 # load ended (e, g's fill), the routing engine not answering its reset (f), a
-# failed fill (g), kannel.sh failing when asked
+# failed fill (g), serve not starting again (l), kannel.sh failing when asked
 # for (BENCH_KANNEL=1). A relay that does not keep up, a p99 over 50 ms,
-# messages not SUBMITTED in time (f), a drain cut at the cap (g), goals
+# messages not SUBMITTED in time (f, l), a drain cut at the cap (g), goals
 # and verdicts not met are reported, not failures.
 #
 # Settings (environment):
-#   BENCH_PHASES        the phases to run, in their fixed order (default 0abcdefg)
-#   BENCH_RATE          phase b's rate for e and f when b does not run (default 1000)
-#   BENCH_SECONDS       length of each phase (default 15)
+#   BENCH_PHASES        the phases to run, in their fixed order (default 0abcdefgl)
+#   BENCH_RATE          phase b's rate for e, f and l when b does not run (default 1000)
+#   BENCH_SECONDS       length of each phase, and of each rate of l (default 15)
 #   BENCH_HTTP_THREADS  ORCH_HTTP_THREADS for serve (default 4)
 #   BENCH_BULK_CONNS    wrk connections in phase c (default 16)
 #   BENCH_BULK_SIZE     messages per bulk request (default 100)
@@ -105,6 +116,7 @@
 #   BENCH_KANNEL        1: run ../shared/peers/kannel.sh in phase 0 (default 0)
 #   BENCH_KANNEL_SECONDS its DURATION (default BENCH_SECONDS)
 #   BENCH_KANNEL_SCRIPT its path (default ../shared/peers/kannel.sh beside the repo)
+#   BENCH_COLD_SECONDS  the load after serve's start in phase l, seconds (default 15)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -143,7 +155,7 @@ die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
 for tool in "$PGBIN/pgbench" "$PGBIN/psql" wrk curl awk sort jq; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (make deps)"
 done
-for f in accept.pgbench common.lua send.lua bulk.lua relay_fill.pgbench paced.lua floor.sql floor.sh cost.sh; do
+for f in accept.pgbench common.lua send.lua bulk.lua relay_fill.pgbench paced.lua floor.sql floor.sh cost.sh latency.sh; do
 	[ -f "$SCRIPTS/$f" ] || die "$SCRIPTS/$f is missing"
 done
 
@@ -341,9 +353,9 @@ verdict() {
 		ok = (op == "<=") ? (v + 0 <= l + 0) : (v + 0 >= l + 0); print ok ? "YES" : "NO" }'
 }
 
-# BENCH_PHASES: which phases run (default all). Phases e and f pace at half of
-# b's rate, or at BENCH_RATE requests/s when b does not run.
-PHASES=${BENCH_PHASES:-0abcdefg}
+# BENCH_PHASES: which phases run (default all). Phases e, f and l pace at a
+# fraction of b's rate, or of BENCH_RATE requests/s when b does not run.
+PHASES=${BENCH_PHASES:-0abcdefgl}
 want() { [[ $PHASES == *"$1"* ]]; }
 declare -A MPS P50 P99 NOTE
 for ph in 0s 0b a b c d e f g; do MPS[$ph]=0 P50[$ph]=nan P99[$ph]=nan NOTE[$ph]="not run"; done
@@ -354,6 +366,8 @@ want b || MPS[b]=${BENCH_RATE:-1000}
 . "$SCRIPTS/floor.sh"
 # shellcheck source=scripts/bench/cost.sh
 . "$SCRIPTS/cost.sh"
+# shellcheck source=scripts/bench/latency.sh
+. "$SCRIPTS/latency.sh"
 
 # ---------------------------------------------------------------- phase 0: the floor
 want 0 && phase_0
@@ -754,6 +768,9 @@ phase_g() {
 }
 want g && phase_g
 
+# ---------------------------------------------------------------- phase l: latency curve (scripts/bench/latency.sh)
+want l && phase_l
+
 # ---------------------------------------------------------------- summary
 serve_errors=$(grep -c '"level":"error"' "$OUT/serve.log" || true)
 serve_warns=$(grep -c '"level":"warn"' "$OUT/serve.log" || true)
@@ -857,11 +874,12 @@ ms2() { awk -v v="$1" 'BEGIN { if (v ~ /^[0-9.]+$/) printf "%.2f", v; else print
 	else
 		echo "backlog drain: no rate (phase g failed)"
 	fi
+	want l && latency_summary
 	if [ "${#COST_NAMES[@]}" -gt 0 ]; then
 		echo "cost per message (deltas of pg_stat_database for orch, pg_stat_wal, CPU of serve and of all PostgreSQL processes; busy: their"
 		echo "  CPU / ($(nproc) cores x secs)); b: the wrk load only, per accepted message, with whatever the relay and the pipeline did"
 		echo "  meanwhile ($B_SUB_IN_LOAD SUBMITTED by its end); g: from serve's start until the relay published what the drain caused, per"
-		echo "  SUBMITTED message, serve's start included:"
+		echo "  SUBMITTED message, serve's start included; l 200/s: the load and until the relay was done, per accepted message:"
 		cost_table | sed 's/^/  /'
 		echo "  (ins/upd/del: rows; WAL rec/FPI/bytes/syncs/writes: pg_stat_wal; serve ms, PG ms: CPU ms; the script's polling psql is in the"
 		echo "  commits and PG ms; backends publish pg_stat_* at most once a second, so b's database and WAL columns may miss ~1 s)"

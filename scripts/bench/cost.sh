@@ -1,5 +1,5 @@
 # Sourced by scripts/bench.sh: the cost model per message and the top
-# statements of a phase (phases b and g).
+# statements of a phase (phases b and g, and the latency curve's 200/s step).
 #
 # cost_begin NAME takes a snapshot and resets pg_stat_statements; cost_end NAME
 # MESSAGES takes another and keeps, per message, the deltas of
