@@ -72,6 +72,12 @@
 #      start, as a ratio of p99 to the warm 100/s. Goals printed: p50 <= 10 ms
 #      at 50/s, p99 <= 50 ms at 200/s, p99 <= 100 ms at b/2, first-15-s p99 <=
 #      2 x warm.
+#   s  soak (scripts/bench/soak.sh; not in the default set: `make bench-soak`
+#      runs BENCH_PHASES=bs): BENCH_SOAK_SECONDS of paced sends at
+#      BENCH_SOAK_RATE (default b/3) on one serve, tables never truncated; per
+#      minute p50/p99 of accept -> SUBMITTED, serve's RSS (sampled every 10 s),
+#      outbox rows and dead tuples; verdicts: the last minute's p99 <= 1.5 x
+#      the first's, its RSS <= 1.2 x the second minute's.
 # Cost model (scripts/bench/cost.sh) of phase b (the wrk load), phase g (the
 # drain, until the relay has published what it caused) and the latency
 # curve's 200/s step: per message, the deltas of pg_stat_database (orch:
@@ -95,12 +101,12 @@
 # load ended (e, g's fill), the routing engine not answering its reset (f), a
 # failed fill (g), serve not starting again (l), kannel.sh failing when asked
 # for (BENCH_KANNEL=1). A relay that does not keep up, a p99 over 50 ms,
-# messages not SUBMITTED in time (f, l), a drain cut at the cap (g), goals
+# messages not SUBMITTED in time (f, l, s), a drain cut at the cap (g), goals
 # and verdicts not met are reported, not failures.
 #
 # Settings (environment):
-#   BENCH_PHASES        the phases to run, in their fixed order (default 0abcdefgl)
-#   BENCH_RATE          phase b's rate for e, f and l when b does not run (default 1000)
+#   BENCH_PHASES        the phases to run, in their fixed order (default 0abcdefgl; s: the soak)
+#   BENCH_RATE          phase b's rate for e, f, l and s when b does not run (default 1000)
 #   BENCH_SECONDS       length of each phase, and of each rate of l (default 15)
 #   BENCH_HTTP_THREADS  ORCH_HTTP_THREADS for serve (default 4)
 #   BENCH_BULK_CONNS    wrk connections in phase c (default 16)
@@ -117,6 +123,8 @@
 #   BENCH_KANNEL_SECONDS its DURATION (default BENCH_SECONDS)
 #   BENCH_KANNEL_SCRIPT its path (default ../shared/peers/kannel.sh beside the repo)
 #   BENCH_COLD_SECONDS  the load after serve's start in phase l, seconds (default 15)
+#   BENCH_SOAK_SECONDS  length of the soak, phase s (default 600)
+#   BENCH_SOAK_RATE     the soak's requests/s (default phase b's rate / 3)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -155,7 +163,7 @@ die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
 for tool in "$PGBIN/pgbench" "$PGBIN/psql" wrk curl awk sort jq; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (make deps)"
 done
-for f in accept.pgbench common.lua send.lua bulk.lua relay_fill.pgbench paced.lua floor.sql floor.sh cost.sh latency.sh; do
+for f in accept.pgbench common.lua send.lua bulk.lua relay_fill.pgbench paced.lua floor.sql floor.sh cost.sh latency.sh soak.sh; do
 	[ -f "$SCRIPTS/$f" ] || die "$SCRIPTS/$f is missing"
 done
 
@@ -187,9 +195,11 @@ stop_serve() {
 	fi
 	rm -f "$SERVE_PID"
 }
+WRK_BG_PID= # a wrk in the background (phase s)
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
+	[ -z "$WRK_BG_PID" ] || kill -TERM "$WRK_BG_PID" 2>/dev/null || true
 	stop_serve
 	"$ROOT/scripts/stack.sh" stop "$PROFILE" || true
 	exit "$rc"
@@ -353,12 +363,12 @@ verdict() {
 		ok = (op == "<=") ? (v + 0 <= l + 0) : (v + 0 >= l + 0); print ok ? "YES" : "NO" }'
 }
 
-# BENCH_PHASES: which phases run (default all). Phases e, f and l pace at a
-# fraction of b's rate, or of BENCH_RATE requests/s when b does not run.
+# BENCH_PHASES: which phases run (default all but the soak). Phases e, f, l
+# and s pace at a fraction of b's rate, or of BENCH_RATE requests/s when b does not run.
 PHASES=${BENCH_PHASES:-0abcdefgl}
 want() { [[ $PHASES == *"$1"* ]]; }
 declare -A MPS P50 P99 NOTE
-for ph in 0s 0b a b c d e f g; do MPS[$ph]=0 P50[$ph]=nan P99[$ph]=nan NOTE[$ph]="not run"; done
+for ph in 0s 0b a b c d e f g s; do MPS[$ph]=0 P50[$ph]=nan P99[$ph]=nan NOTE[$ph]="not run"; done
 want b || MPS[b]=${BENCH_RATE:-1000}
 
 # The phases and the cost model that live in files of their own.
@@ -368,6 +378,8 @@ want b || MPS[b]=${BENCH_RATE:-1000}
 . "$SCRIPTS/cost.sh"
 # shellcheck source=scripts/bench/latency.sh
 . "$SCRIPTS/latency.sh"
+# shellcheck source=scripts/bench/soak.sh
+. "$SCRIPTS/soak.sh"
 
 # ---------------------------------------------------------------- phase 0: the floor
 want 0 && phase_0
@@ -553,11 +565,19 @@ phase_d() {
 want d && phase_d
 
 # ---------------------------------------------------------------- phase e: accept -> JetStream ack latency
-# paced_wrk TAG RATE SECONDS OUT: wrk POST /v1/sms/send paced at RATE
-# requests/s (scripts/bench/paced.lua), PACED_CONNS connections, for SECONDS; wrk's status.
+# paced_wrk TAG RATE SECONDS OUT [bg]: wrk POST /v1/sms/send paced at RATE
+# requests/s (scripts/bench/paced.lua), PACED_CONNS connections, for SECONDS;
+# wrk's status; with bg, wrk runs in the background, its pid in WRK_BG_PID.
 paced_wrk() {
 	local pace
 	pace=$(awk -v r="$2" -v t="$WRK_THREADS" 'BEGIN { printf "%.4f", 1000 * t / r }')
+	if [ "${5:-}" = bg ]; then
+		BENCH_RUN_TAG="$$-$1-$(date +%s)" BENCH_PACE_MS=$pace BENCH_PACE_THREADS=$WRK_THREADS \
+			wrk -t"$WRK_THREADS" -c"$PACED_CONNS" -d"${3}s" --timeout "$WRK_TIMEOUT" --latency \
+			-s "$SCRIPTS/paced.lua" "$URL" >"$4" 2>&1 &
+		WRK_BG_PID=$!
+		return 0
+	fi
 	BENCH_RUN_TAG="$$-$1-$(date +%s)" BENCH_PACE_MS=$pace BENCH_PACE_THREADS=$WRK_THREADS \
 		wrk -t"$WRK_THREADS" -c"$PACED_CONNS" -d"${3}s" --timeout "$WRK_TIMEOUT" --latency \
 		-s "$SCRIPTS/paced.lua" "$URL" >"$4" 2>&1
@@ -771,6 +791,9 @@ want g && phase_g
 # ---------------------------------------------------------------- phase l: latency curve (scripts/bench/latency.sh)
 want l && phase_l
 
+# ---------------------------------------------------------------- phase s: soak (scripts/bench/soak.sh)
+want s && phase_s
+
 # ---------------------------------------------------------------- summary
 serve_errors=$(grep -c '"level":"error"' "$OUT/serve.log" || true)
 serve_warns=$(grep -c '"level":"warn"' "$OUT/serve.log" || true)
@@ -802,6 +825,7 @@ ms2() { awk -v v="$1" 'BEGIN { if (v ~ /^[0-9.]+$/) printf "%.2f", v; else print
 	row e "send paced at b/2: latency accept -> JetStream ack" "$PACED_CONNS" "${MPS[e]}" "$(ms2 "${P50[e]}")" "$(ms2 "${P99[e]}")"
 	row f "send paced at b/2: latency accept -> SUBMITTED" "$PACED_CONNS" "${MPS[f]}" "$(ms2 "${P50[f]}")" "$(ms2 "${P99[f]}")"
 	row g "drain of $G_MSGS QUEUED messages to SUBMITTED" "1" "${MPS[g]}" "-" "-" "g/b $(pratio g b)"
+	want s && row s "soak paced at $SOAK_RATE/s for $SOAK_SECS s (see below)" "$PACED_CONNS" "${MPS[s]}" "-" "-"
 	echo
 	if want 0; then
 		echo "floor (phase 0, database $FLOOR_DB on the same server: $FLOOR_SETTINGS):"
@@ -893,6 +917,7 @@ ms2() { awk -v v="$1" 'BEGIN { if (v ~ /^[0-9.]+$/) printf "%.2f", v; else print
 		echo "top 5 statements of phase $name by total_exec_time (pct of serve's statement time, total, calls, per call, stage, query):"
 		statements_top "$name" 5
 	done
+	want s && soak_summary
 	[ "${#RESET_WAITS[@]}" -eq 0 ] || echo "resets that waited for locks (TRUNCATE between phases): ${RESET_WAITS[*]}"
 	echo "reconcile passes: $(grep -c '"msg":"reconcile pass"' "$OUT/serve.log" || true), durationMs $(grep -o 'durationMs[^0-9]*[0-9]*' "$OUT/serve.log" | grep -o '[0-9]*$' | paste -sd, - || true)"
 	echo "serve log: $serve_errors error line(s), $serve_warns warn line(s) (.run/bench/serve.log)"
