@@ -9,9 +9,10 @@
 # on; NATS with JetStream; the stand-in routing engine) and `serve` with its
 # default roles (http,relay,pipeline,scheduler,reconciler: the outbox relay
 # publishes to NATS and the pipeline routes what was accepted all along, also
-# during a-e), then seven phases, each from empty tables and an empty
-# SMS_OUTBOUND stream (TRUNCATE, stream purge and CHECKPOINT before each, so
-# the pipeline never works through an earlier phase's leftovers):
+# during a-e), then the phases of BENCH_PHASES in this order, each from empty
+# tables and an empty SMS_OUTBOUND stream (TRUNCATE, stream purge and
+# CHECKPOINT before each, so the pipeline never works through an earlier
+# phase's leftovers):
 #   0  the floor (scripts/bench/floor.sh), first: the minimal durable accept
 #      schema of ../shared/peers/pg_limit.sh (messages + outbox, same columns
 #      and indexes) in a database of its own (bench_floor) on the same server,
@@ -78,6 +79,14 @@
 #      minute p50/p99 of accept -> SUBMITTED, serve's RSS (sampled every 10 s),
 #      outbox rows and dead tuples; verdicts: the last minute's p99 <= 1.5 x
 #      the first's, its RSS <= 1.2 x the second minute's.
+# and prints messages/s (d: outbox rows/s), p50 and p99 for each, the ratios
+# b/a and c/a, whether the relay keeps up with the accept path (rows/s >= 2 x
+# phase b messages/s), whether phase e's p99 is under 50 ms and phase f's
+# P95 within 500 ms and p99 under 50 ms, the ratios to the floor, the
+# latency curve with its goals, the soak's table and verdicts, and the cost
+# model below; the table is also written to .run/bench/summary.txt. Raw
+# outputs and the serve log (all serve runs, appended) are under .run/bench/.
+#
 # Cost model (scripts/bench/cost.sh) of phase b (the wrk load), phase g (the
 # drain, until the relay has published what it caused) and the latency
 # curve's 200/s step: per message, the deltas of pg_stat_database (orch:
@@ -88,12 +97,6 @@
 # role by total_exec_time in .run/bench/statements-<b|g|l200>.txt, with their
 # sums per stage (accept, relay, pipeline, ...); the top 5 of b and g and the
 # stages are in the summary.
-# and prints messages/s (d: outbox rows/s), p50 and p99 for each, the ratios
-# b/a and c/a, whether the relay keeps up with the accept path (rows/s >= 2 x
-# phase b messages/s), whether phase e's p99 is under 50 ms and phase f's
-# P95 within 500 ms and p99 under 50 ms; the table is also written to
-# .run/bench/summary.txt. Raw outputs and the serve log (all serve runs,
-# appended) are under .run/bench/.
 #
 # Exits non-zero when a phase fails: pgbench errors or failed transactions (0, a),
 # more than 1% non-202 answers or socket errors in a wrk phase, serve dying,
@@ -770,7 +773,7 @@ phase_g() {
 	read -r G_FIRST G_LAST <<<"$stats"
 	G_OTHERS=$(not_submitted)
 	# the cost window: until the relay has published the pipeline's rows too
-	settle
+	if serve_alive; then settle; fi
 	cost_end g "$submitted"
 	if ! serve_alive; then
 		fail "phase g: serve (default roles) is no longer running"

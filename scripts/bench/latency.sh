@@ -42,7 +42,7 @@ latency_step() {
 	stats=$(submit_stats)
 	read -r "L_N[$name]" "L_SUB[$name]" "L_P50[$name]" "L_P95[$name]" "L_P99[$name]" "L_MAX[$name]" <<<"$stats"
 	if [ -n "$cost" ]; then
-		settle
+		if serve_alive; then settle; fi
 		cost_end "$cost" "${L_N[$name]}"
 	fi
 	if [ "$bad" -ne 0 ] || [ "$sockerr" -ne 0 ]; then L_NOTE[$name]="non202=$bad sockerr=$sockerr"; fi
