@@ -42,13 +42,13 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps run stop test test-unit bench bench-reconcile clean format
+.PHONY: all deps run stop test test-unit bench bench-soak bench-reconcile clean format
 .DEFAULT_GOAL := all
 
 # A plain `make` (build only) on a machine without the packages stops at once with one line
 # naming them and `make deps`, instead of failing later on a missing protoc-c or header.
 # The targets that install them (deps, run, test, bench) check after installing.
-NO_CHECK_GOALS := deps run test bench bench-reconcile clean format stop
+NO_CHECK_GOALS := deps run test bench bench-soak bench-reconcile clean format stop
 ifeq ($(filter $(NO_CHECK_GOALS),$(or $(MAKECMDGOALS),all)),)
 ifneq ($(ORCH_DEPS_CHECKED),1)
 DEPS_MISSING := $(shell scripts/deps.sh --check 2>&1)
@@ -130,6 +130,12 @@ bench:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory all
 	@scripts/bench.sh $(BIN)
+
+# The soak: a short phase b for the rate, then BENCH_SOAK_SECONDS (600) of paced sends at b/3 (scripts/bench/soak.sh).
+bench-soak:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@BENCH_PHASES=$${BENCH_PHASES:-bs} scripts/bench.sh $(BIN)
 
 bench-reconcile:
 	@scripts/deps.sh

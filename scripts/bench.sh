@@ -9,10 +9,21 @@
 # on; NATS with JetStream; the stand-in routing engine) and `serve` with its
 # default roles (http,relay,pipeline,scheduler,reconciler: the outbox relay
 # publishes to NATS and the pipeline routes what was accepted all along, also
-# during a-e), then seven phases, each from empty tables and an empty
-# SMS_OUTBOUND stream (TRUNCATE, stream purge and CHECKPOINT before each, so
-# the pipeline never works through an earlier phase's leftovers):
-#   a  pgbench: the database floor. One orch.accept() call per transaction with
+# during a-e), then the phases of BENCH_PHASES in this order, each from empty
+# tables and an empty SMS_OUTBOUND stream (TRUNCATE, stream purge and
+# CHECKPOINT before each, so the pipeline never works through an earlier
+# phase's leftovers):
+#   0  the floor (scripts/bench/floor.sh), first: the minimal durable accept
+#      schema of ../shared/peers/pg_limit.sh (messages + outbox, same columns
+#      and indexes) in a database of its own (bench_floor) on the same server,
+#      so the same settings; pgbench, 32 clients, 2 threads:
+#      0s  1 message row + 1 outbox row per transaction;
+#      0b  100 + 100 per transaction (messages/s = 100 x tps).
+#      With BENCH_KANNEL=1 (off by default: minutes), then Kannel's durable
+#      accept and delivery rates: ../shared/peers/kannel.sh, STORE_MODES=redis.
+#      Every phase is printed as a ratio to the floor: a/0s, b/0s, c/0b, g/b
+#      (goal >= 1.2), g/0s, g/Kannel delivered (goal >= 1.5); d, e, f as is.
+#   a  pgbench: the service's database floor. One orch.accept() call per transaction with
 #      one message and an Idempotency-Key (idempotency row, message, history
 #      row, 2 outbox rows), fresh UUIDs each time; 64 clients, 2 threads.
 #   b  wrk POST /v1/sms/send: one message per request, a distinct
@@ -52,23 +63,54 @@
 #      messages/s = messages / seconds from that start until all are SUBMITTED
 #      (polled every 200 ms), or, after BENCH_DRAIN_CAP s (default 120), the
 #      SUBMITTED so far / the cap, with a note.
+#   l  latency curve accept -> SUBMITTED (scripts/bench/latency.sh): one serve,
+#      tables truncated before each rate, wrk POST /v1/sms/send paced as in f
+#      at 50, 100, 200, 500 requests/s and b/2, BENCH_SECONDS each,
+#      BENCH_PACED_CONNS (16) connections: per rate p50, p95, p99, max (ms) of
+#      the SUBMITTED history row's at - created_at, and how many of the accepted
+#      were SUBMITTED; then serve restarted and, from the moment /healthz
+#      answers, 100/s for BENCH_COLD_SECONDS (15): the first seconds after a
+#      start, as a ratio of p99 to the warm 100/s. Goals printed: p50 <= 10 ms
+#      at 50/s, p99 <= 50 ms at 200/s, p99 <= 100 ms at b/2, first-15-s p99 <=
+#      2 x warm.
+#   s  soak (scripts/bench/soak.sh; not in the default set: `make bench-soak`
+#      runs BENCH_PHASES=bs): BENCH_SOAK_SECONDS of paced sends at
+#      BENCH_SOAK_RATE (default b/3) on one serve, tables never truncated; per
+#      minute p50/p99 of accept -> SUBMITTED, serve's RSS (sampled every 10 s),
+#      outbox rows and dead tuples; verdicts: the last minute's p99 <= 1.5 x
+#      the first's, its RSS <= 1.2 x the second minute's.
 # and prints messages/s (d: outbox rows/s), p50 and p99 for each, the ratios
 # b/a and c/a, whether the relay keeps up with the accept path (rows/s >= 2 x
 # phase b messages/s), whether phase e's p99 is under 50 ms and phase f's
-# P95 within 500 ms and p99 under 50 ms; the table is also written to
-# .run/bench/summary.txt. Raw outputs and the serve log (all serve runs,
-# appended) are under .run/bench/.
+# P95 within 500 ms and p99 under 50 ms, the ratios to the floor, the
+# latency curve with its goals, the soak's table and verdicts, and the cost
+# model below; the table is also written to .run/bench/summary.txt. Raw
+# outputs and the serve log (all serve runs, appended) are under .run/bench/.
 #
-# Exits non-zero when a phase fails: pgbench errors or failed transactions,
+# Cost model (scripts/bench/cost.sh) of phase b (the wrk load), phase g (the
+# drain, until the relay has published what it caused) and the latency
+# curve's 200/s step: per message, the deltas of pg_stat_database (orch:
+# commits, rows inserted, updated, deleted), pg_stat_wal (records, full-page
+# images, bytes, syncs, writes) and the CPU of serve and of all PostgreSQL
+# processes (/proc); and pg_stat_statements (reset at the window's start; the
+# extension is created in orch): the top 10 toplevel statements of serve's
+# role by total_exec_time in .run/bench/statements-<b|g|l200>.txt, with their
+# sums per stage (accept, relay, pipeline, ...); the top 5 of b and g and the
+# stages are in the summary.
+#
+# Exits non-zero when a phase fails: pgbench errors or failed transactions (0, a),
 # more than 1% non-202 answers or socket errors in a wrk phase, serve dying,
 # rows still unpublished BENCH_RELAY_TIMEOUT s after NATS is back (d) or the
 # load ended (e, g's fill), the routing engine not answering its reset (f), a
-# failed fill (g). A relay that does not keep up, a p99 over 50 ms, messages
-# not SUBMITTED in time (f) or a drain cut at the cap (g) are reported, not
-# failures.
+# failed fill (g), serve not starting again (l), kannel.sh failing when asked
+# for (BENCH_KANNEL=1). A relay that does not keep up, a p99 over 50 ms,
+# messages not SUBMITTED in time (f, l, s), a drain cut at the cap (g), goals
+# and verdicts not met are reported, not failures.
 #
 # Settings (environment):
-#   BENCH_SECONDS       length of each phase (default 15)
+#   BENCH_PHASES        the phases to run, in their fixed order (default 0abcdefgl; s: the soak)
+#   BENCH_RATE          phase b's rate for e, f, l and s when b does not run (default 1000)
+#   BENCH_SECONDS       length of each phase, and of each rate of l (default 15)
 #   BENCH_HTTP_THREADS  ORCH_HTTP_THREADS for serve (default 4)
 #   BENCH_BULK_CONNS    wrk connections in phase c (default 16)
 #   BENCH_BULK_SIZE     messages per bulk request (default 100)
@@ -80,6 +122,12 @@
 #   BENCH_SUBMIT_WAIT   seconds to wait after f's load for all to be SUBMITTED (default 30)
 #   BENCH_DRAIN_MESSAGES backlog size in phase g (default 50000, rounded up to 400s)
 #   BENCH_DRAIN_CAP     longest drain timed in phase g, seconds (default 120)
+#   BENCH_KANNEL        1: run ../shared/peers/kannel.sh in phase 0 (default 0)
+#   BENCH_KANNEL_SECONDS its DURATION (default BENCH_SECONDS)
+#   BENCH_KANNEL_SCRIPT its path (default ../shared/peers/kannel.sh beside the repo)
+#   BENCH_COLD_SECONDS  the load after serve's start in phase l, seconds (default 15)
+#   BENCH_SOAK_SECONDS  length of the soak, phase s (default 600)
+#   BENCH_SOAK_RATE     the soak's requests/s (default phase b's rate / 3)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -118,7 +166,7 @@ die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
 for tool in "$PGBIN/pgbench" "$PGBIN/psql" wrk curl awk sort jq; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (make deps)"
 done
-for f in accept.pgbench common.lua send.lua bulk.lua relay_fill.pgbench paced.lua; do
+for f in accept.pgbench common.lua send.lua bulk.lua relay_fill.pgbench paced.lua floor.sql floor.sh cost.sh latency.sh soak.sh; do
 	[ -f "$SCRIPTS/$f" ] || die "$SCRIPTS/$f is missing"
 done
 
@@ -133,7 +181,7 @@ if port_open 8080; then
 fi
 
 mkdir -p "$OUT"
-rm -f "$OUT"/*.out "$OUT"/serve.log "$OUT"/summary.txt "$OUT"/stack.out
+rm -f "$OUT"/*.out "$OUT"/*.txt "$OUT"/*.tsv "$OUT"/*.err "$OUT"/serve.log
 rm -rf "$OUT/pgbench" && mkdir -p "$OUT/pgbench"
 
 stop_serve() {
@@ -150,9 +198,11 @@ stop_serve() {
 	fi
 	rm -f "$SERVE_PID"
 }
+WRK_BG_PID= # a wrk in the background (phase s)
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
+	[ -z "$WRK_BG_PID" ] || kill -TERM "$WRK_BG_PID" 2>/dev/null || true
 	stop_serve
 	"$ROOT/scripts/stack.sh" stop "$PROFILE" || true
 	exit "$rc"
@@ -308,13 +358,34 @@ percentile() { # file pct
 	awk -v p="$2" '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit } r = int(NR * p / 100 + 0.999999); if (r < 1) r = 1; if (r > NR) r = NR; print v[r] }' "$1"
 }
 
-# BENCH_PHASES: which phases run (default all). Phases e and f pace at half of
-# b's rate, or at BENCH_RATE requests/s when b does not run.
-PHASES=${BENCH_PHASES:-0abcdefg}
+# ratio X Y: X / Y to 2 decimals, n/a when Y is not a positive number.
+ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (x ~ /^[0-9.]+$/ && y ~ /^[0-9.]+$/ && y + 0 > 0) printf "%.2f", x / y; else print "n/a" }'; }
+# verdict VALUE OP LIMIT: YES or NO (OP: <= or >=), n/a when VALUE is not a number.
+verdict() {
+	awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN { if (v !~ /^[0-9.]+$/) { print "n/a"; exit }
+		ok = (op == "<=") ? (v + 0 <= l + 0) : (v + 0 >= l + 0); print ok ? "YES" : "NO" }'
+}
+
+# BENCH_PHASES: which phases run (default all but the soak). Phases e, f, l
+# and s pace at a fraction of b's rate, or of BENCH_RATE requests/s when b does not run.
+PHASES=${BENCH_PHASES:-0abcdefgl}
 want() { [[ $PHASES == *"$1"* ]]; }
 declare -A MPS P50 P99 NOTE
-for ph in 0 a b c d e f g; do MPS[$ph]=0 P50[$ph]=nan P99[$ph]=nan NOTE[$ph]="not run"; done
+for ph in 0s 0b a b c d e f g s; do MPS[$ph]=0 P50[$ph]=nan P99[$ph]=nan NOTE[$ph]="not run"; done
 want b || MPS[b]=${BENCH_RATE:-1000}
+
+# The phases and the cost model that live in files of their own.
+# shellcheck source=scripts/bench/floor.sh
+. "$SCRIPTS/floor.sh"
+# shellcheck source=scripts/bench/cost.sh
+. "$SCRIPTS/cost.sh"
+# shellcheck source=scripts/bench/latency.sh
+. "$SCRIPTS/latency.sh"
+# shellcheck source=scripts/bench/soak.sh
+. "$SCRIPTS/soak.sh"
+
+# ---------------------------------------------------------------- phase 0: the floor
+want 0 && phase_0
 
 # ---------------------------------------------------------------- phase a: pgbench
 phase_a() {
@@ -373,27 +444,39 @@ wrk_result() {
 run_wrk() {
 	local ph=$1 script=$2 conns=$3 per=$4 out=$5 rc=0 line total ok bad sockerr rows
 	reset_state
+	# phase b is a costed window: the wrk load (the relay and the pipeline working meanwhile)
+	[ "$ph" != b ] || cost_begin b "b wrk load (accepted)"
 	BENCH_RUN_TAG="$$-$ph-$(date +%s)" BENCH_BULK_SIZE=$BULK_SIZE \
 		wrk -t"$WRK_THREADS" -c"$conns" -d"${SECS}s" --timeout "$WRK_TIMEOUT" --latency \
 		-s "$SCRIPTS/$script" "$URL" >"$out" 2>&1 || rc=$?
+	[ "$ph" != b ] || cost_stop b
 	rows=$(count_messages)
+	if [ "$ph" = b ]; then
+		B_SUB_IN_LOAD=$(psql_q -c "SELECT count(*) FROM orch.sms_messages WHERE status = 'SUBMITTED'")
+		cost_end b "$rows"
+	fi
 	if ! wrk_result "$ph" "$out" "$rc"; then
 		MPS[$ph]=0 P50[$ph]=nan P99[$ph]=nan NOTE[$ph]="wrk failed"
 		return 0
 	fi
 	MPS[$ph]=$(field msgs_per_s) P50[$ph]=$(field p50_ms) P99[$ph]=$(field p99_ms)
 	NOTE[$ph]="202=$ok non202=$bad sockerr=$sockerr rows=$rows"
-	[ "$bad" -eq 0 ] || NOTE[$ph]="202=$ok non202=$bad[$(field codes)] sockerr=$sockerr rows=$rows"
+	[ "$bad" -eq 0 ] || NOTE[$ph]="202=$ok non202=${bad}[$(field codes)] sockerr=$sockerr rows=$rows"
 	if [ "$rows" -lt $((ok * per)) ]; then
 		fail "phase $ph: $ok requests answered 202 ($((ok * per)) messages) but only $rows messages are stored"
 	fi
 	serve_alive || fail "phase $ph: serve is no longer running"
 }
 
-say "phase b: wrk POST /v1/sms/send, 1 message + key per request, -t$WRK_THREADS -c$SEND_CONNS -d${SECS}s"
-want b && run_wrk b send.lua "$SEND_CONNS" 1 "$OUT/wrk-send.out"
-say "phase c: wrk POST /v1/sms/bulk, $BULK_SIZE messages + key per request, -t$WRK_THREADS -c$BULK_CONNS -d${SECS}s"
-want c && run_wrk c bulk.lua "$BULK_CONNS" "$BULK_SIZE" "$OUT/wrk-bulk.out"
+B_SUB_IN_LOAD=0
+if want b; then
+	say "phase b: wrk POST /v1/sms/send, 1 message + key per request, -t$WRK_THREADS -c$SEND_CONNS -d${SECS}s"
+	run_wrk b send.lua "$SEND_CONNS" 1 "$OUT/wrk-send.out"
+fi
+if want c; then
+	say "phase c: wrk POST /v1/sms/bulk, $BULK_SIZE messages + key per request, -t$WRK_THREADS -c$BULK_CONNS -d${SECS}s"
+	run_wrk c bulk.lua "$BULK_CONNS" "$BULK_SIZE" "$OUT/wrk-bulk.out"
+fi
 
 # ---------------------------------------------------------------- phase d: relay drain
 now_s() { date +%s.%N; }
@@ -485,22 +568,36 @@ phase_d() {
 want d && phase_d
 
 # ---------------------------------------------------------------- phase e: accept -> JetStream ack latency
+# paced_wrk TAG RATE SECONDS OUT [bg]: wrk POST /v1/sms/send paced at RATE
+# requests/s (scripts/bench/paced.lua), PACED_CONNS connections, for SECONDS;
+# wrk's status; with bg, wrk runs in the background, its pid in WRK_BG_PID.
+paced_wrk() {
+	local pace
+	pace=$(awk -v r="$2" -v t="$WRK_THREADS" 'BEGIN { printf "%.4f", 1000 * t / r }')
+	if [ "${5:-}" = bg ]; then
+		BENCH_RUN_TAG="$$-$1-$(date +%s)" BENCH_PACE_MS=$pace BENCH_PACE_THREADS=$WRK_THREADS \
+			wrk -t"$WRK_THREADS" -c"$PACED_CONNS" -d"${3}s" --timeout "$WRK_TIMEOUT" --latency \
+			-s "$SCRIPTS/paced.lua" "$URL" >"$4" 2>&1 &
+		WRK_BG_PID=$!
+		return 0
+	fi
+	BENCH_RUN_TAG="$$-$1-$(date +%s)" BENCH_PACE_MS=$pace BENCH_PACE_THREADS=$WRK_THREADS \
+		wrk -t"$WRK_THREADS" -c"$PACED_CONNS" -d"${3}s" --timeout "$WRK_TIMEOUT" --latency \
+		-s "$SCRIPTS/paced.lua" "$URL" >"$4" 2>&1
+}
 
 phase_e() {
-	local rate pace out=$OUT/wrk-paced.out rc=0 line ok bad sockerr total i pending stats n npub e_p50 e_p99 m0
+	local rate out=$OUT/wrk-paced.out rc=0 line ok bad sockerr total i pending stats n npub e_p50 e_p99 m0
 	rate=$(awk -v b="${MPS[b]}" 'BEGIN { printf "%.0f", b / 2 }')
 	if [ "$rate" -lt 1 ]; then
 		fail "phase e: no accept rate from phase b to pace at"
 		return 0
 	fi
-	pace=$(awk -v r="$rate" -v t="$WRK_THREADS" 'BEGIN { printf "%.4f", 1000 * t / r }')
 	E_TARGET=$rate
 	say "phase e: accept -> JetStream ack latency: wrk POST /v1/sms/send paced at $rate requests/s (half of phase b), -t$WRK_THREADS -c$PACED_CONNS -d${SECS}s"
 	reset_state
 	m0=$(relay_metrics)
-	BENCH_RUN_TAG="$$-e-$(date +%s)" BENCH_PACE_MS=$pace BENCH_PACE_THREADS=$WRK_THREADS \
-		wrk -t"$WRK_THREADS" -c"$PACED_CONNS" -d"${SECS}s" --timeout "$WRK_TIMEOUT" --latency \
-		-s "$SCRIPTS/paced.lua" "$URL" >"$out" 2>&1 || rc=$?
+	paced_wrk e "$rate" "$SECS" "$out" || rc=$?
 	if ! wrk_result e "$out" "$rc"; then
 		NOTE[e]="wrk failed"
 		return 0
@@ -528,15 +625,47 @@ want e && phase_e
 
 # ---------------------------------------------------------------- phase f: accept -> SUBMITTED latency
 routing_reset() { curl -sf -o /dev/null -X POST "$ORCH_ROUTING_CONTROL/control?reset=1"; }
+# submit_wait SECONDS: until every message in the tables is SUBMITTED (polled every 100 ms), at most SECONDS.
+submit_wait() {
+	local i n nsub
+	for ((i = 0; i < $1 * 10; i++)); do
+		read -r n nsub <<<"$(psql_q -F ' ' -c "SELECT count(*), count(*) FILTER (WHERE status = 'SUBMITTED') FROM orch.sms_messages")"
+		[ "$nsub" -eq "$n" ] && break
+		sleep 0.1
+	done
+}
+# submit_stats: accept -> SUBMITTED of every message in the tables, from the
+# database: "messages submitted p50 p95 p99 max" (ms; nan when none).
+submit_stats() {
+	ms() { echo "coalesce(round((percentile_cont($1) WITHIN GROUP (ORDER BY extract(epoch FROM h.at - m.created_at)))::numeric * 1000, 2)::text, 'nan')"; }
+	psql_q -F ' ' -c "SELECT count(*), count(h.at), $(ms 0.5), $(ms 0.95), $(ms 0.99),
+	                         coalesce(round((max(extract(epoch FROM h.at - m.created_at)) * 1000)::numeric, 2)::text, 'nan')
+	                  FROM orch.sms_messages m
+	                  LEFT JOIN orch.sms_status_history h ON h.message_id = m.id AND h.status = 'SUBMITTED'"
+}
+# not_submitted: "STATUS=count ..." of the messages that are not SUBMITTED.
+not_submitted() {
+	psql_q -c "SELECT coalesce(string_agg(status || '=' || c, ' ' ORDER BY status), '')
+	           FROM (SELECT status, count(*) AS c FROM orch.sms_messages WHERE status <> 'SUBMITTED' GROUP BY status) s"
+}
+# settle: until the relay has published every outbox row (at most
+# RELAY_TIMEOUT s), then a second for the backends to publish their counters.
+settle() {
+	local i
+	for ((i = 0; i < RELAY_TIMEOUT * 10; i++)); do
+		[ "$(pending_rows)" -eq 0 ] && break
+		sleep 0.1
+	done
+	sleep 1.1
+}
 
 phase_f() {
-	local rate pace out=$OUT/wrk-e2e.out rc=0 line ok bad sockerr total i n nsub stats t_end p50 p99
+	local rate out=$OUT/wrk-e2e.out rc=0 line ok bad sockerr total n nsub stats t_end p50 p99
 	rate=$(awk -v b="${MPS[b]}" 'BEGIN { printf "%.0f", b / 2 }')
 	if [ "$rate" -lt 1 ]; then
 		fail "phase f: no accept rate from phase b to pace at"
 		return 0
 	fi
-	pace=$(awk -v r="$rate" -v t="$WRK_THREADS" 'BEGIN { printf "%.4f", 1000 * t / r }')
 	F_TARGET=$rate
 	say "phase f: end to end accept -> SUBMITTED latency: wrk POST /v1/sms/send paced at $rate requests/s (half of phase b), -t$WRK_THREADS -c$PACED_CONNS -d${SECS}s"
 	if ! routing_reset; then
@@ -545,9 +674,7 @@ phase_f() {
 		return 0
 	fi
 	reset_state
-	BENCH_RUN_TAG="$$-f-$(date +%s)" BENCH_PACE_MS=$pace BENCH_PACE_THREADS=$WRK_THREADS \
-		wrk -t"$WRK_THREADS" -c"$PACED_CONNS" -d"${SECS}s" --timeout "$WRK_TIMEOUT" --latency \
-		-s "$SCRIPTS/paced.lua" "$URL" >"$out" 2>&1 || rc=$?
+	paced_wrk f "$rate" "$SECS" "$out" || rc=$?
 	t_end=$(now_s)
 	if ! wrk_result f "$out" "$rc"; then
 		NOTE[f]="wrk failed"
@@ -555,21 +682,12 @@ phase_f() {
 	fi
 	MPS[f]=$(field ok_per_s) F_HTTP_P50=$(field p50_ms) F_HTTP_P99=$(field p99_ms)
 	# Stragglers: up to SUBMIT_WAIT s after the load for every accepted message to be SUBMITTED.
-	for ((i = 0; i < SUBMIT_WAIT * 10; i++)); do
-		read -r n nsub <<<"$(psql_q -F ' ' -c "SELECT count(*), count(*) FILTER (WHERE status = 'SUBMITTED') FROM orch.sms_messages")"
-		[ "$nsub" -eq "$n" ] && break
-		sleep 0.1
-	done
+	submit_wait "$SUBMIT_WAIT"
 	F_WAIT=$(awk -v a="$t_end" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }')
-	ms() { echo "coalesce(round((percentile_cont($1) WITHIN GROUP (ORDER BY extract(epoch FROM h.at - m.created_at)))::numeric * 1000, 2)::text, 'nan')"; }
-	stats=$(psql_q -F ' ' -c "SELECT count(*), count(h.at), $(ms 0.5), $(ms 0.95), $(ms 0.99),
-	                                 coalesce(round((max(extract(epoch FROM h.at - m.created_at)) * 1000)::numeric, 2)::text, 'nan')
-	                          FROM orch.sms_messages m
-	                          LEFT JOIN orch.sms_status_history h ON h.message_id = m.id AND h.status = 'SUBMITTED'")
+	stats=$(submit_stats)
 	read -r n nsub p50 F_P95 p99 F_MAX <<<"$stats"
 	P50[f]=$p50 P99[f]=$p99
-	F_OTHERS=$(psql_q -c "SELECT coalesce(string_agg(status || '=' || c, ' ' ORDER BY status), '')
-	                      FROM (SELECT status, count(*) AS c FROM orch.sms_messages WHERE status <> 'SUBMITTED' GROUP BY status) s")
+	F_OTHERS=$(not_submitted)
 	F_ROWS_PER_MSG=$(psql_q -c "SELECT CASE WHEN count(DISTINCT message_id) > 0
 	                                   THEN round(count(*)::numeric / count(DISTINCT message_id), 2)::text ELSE 'n/a' END
 	                            FROM orch.outbox WHERE message_id IS NOT NULL")
@@ -630,6 +748,7 @@ phase_g() {
 	backlog=$(consumer_backlog)
 	G_BACKLOG=$backlog
 	say "  $G_MSGS messages accepted and published (relay done ${G_PUBLISH_S} s after the fill); pipeline consumer backlog $backlog; starting serve with the default roles"
+	cost_begin g "g drain (SUBMITTED)"
 	t0=$(now_s)
 	start_serve
 	t1=
@@ -652,8 +771,10 @@ phase_g() {
 	                                 coalesce(round((extract(epoch FROM max(at)) - $t0)::numeric, 2)::text, 'n/a')
 	                          FROM orch.sms_status_history WHERE status = 'SUBMITTED'")
 	read -r G_FIRST G_LAST <<<"$stats"
-	G_OTHERS=$(psql_q -c "SELECT coalesce(string_agg(status || '=' || c, ' ' ORDER BY status), '')
-	                      FROM (SELECT status, count(*) AS c FROM orch.sms_messages WHERE status <> 'SUBMITTED' GROUP BY status) s")
+	G_OTHERS=$(not_submitted)
+	# the cost window: until the relay has published the pipeline's rows too
+	if serve_alive; then settle; fi
+	cost_end g "$submitted"
 	if ! serve_alive; then
 		fail "phase g: serve (default roles) is no longer running"
 		NOTE[g]="serve died; $submitted of $G_MSGS SUBMITTED after ${secs}s"
@@ -670,10 +791,23 @@ phase_g() {
 }
 want g && phase_g
 
+# ---------------------------------------------------------------- phase l: latency curve (scripts/bench/latency.sh)
+want l && phase_l
+
+# ---------------------------------------------------------------- phase s: soak (scripts/bench/soak.sh)
+want s && phase_s
+
 # ---------------------------------------------------------------- summary
 serve_errors=$(grep -c '"level":"error"' "$OUT/serve.log" || true)
 serve_warns=$(grep -c '"level":"warn"' "$OUT/serve.log" || true)
-ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; else print "n/a" }'; }
+# row PHASE LABEL CONC MESSAGES/S P50 P99 [RATIO]: a line of the table, for a phase that ran.
+row() {
+	want "${1:0:1}" || return 0
+	printf '%-55s %6s %12.0f %9s %9s  %s\n' "$1 $2" "$3" "$4" "$5" "$6" "${7:--}"
+}
+# pratio PHASE1 PHASE2: the ratio of their messages/s, n/a unless both ran.
+pratio() { if want "${1:0:1}" && want "${2:0:1}"; then ratio "${MPS[$1]}" "${MPS[$2]}"; else echo n/a; fi; }
+ms2() { awk -v v="$1" 'BEGIN { if (v ~ /^[0-9.]+$/) printf "%.2f", v; else print v }'; } # ms to 2 decimals, "-" and nan as they are
 {
 	echo "sms-orchestrator accept + relay + pipeline benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty')"
 	echo "PostgreSQL durable (fsync, synchronous_commit on); ${SECS} s per phase; tables truncated + CHECKPOINT before each;"
@@ -682,28 +816,45 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 	echo "a-e accept too (routing-engine stand-in answering at once); g's fill with ORCH_ROLES=$DRAIN_FILL_ROLES;"
 	echo "wrk, serve, PostgreSQL, Redis and nats-server share the cores."
 	echo
-	printf '%-52s %6s %12s %9s %9s\n' "phase" "conc" "messages/s" "p50 ms" "p99 ms"
-	printf '%-52s %6s %12s %9s %9s\n' "----------------------------------------------------" "------" "------------" "---------" "---------"
-	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "a pgbench orch.accept, 1 msg + key per tx" "$PG_CLIENTS" "${MPS[a]}" "${P50[a]}" "${P99[a]}"
-	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "b wrk POST /v1/sms/send, 1 msg + key per request" "$SEND_CONNS" "${MPS[b]}" "${P50[b]}" "${P99[b]}"
-	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "c wrk POST /v1/sms/bulk, $BULK_SIZE msgs + key per request" "$BULK_CONNS" "${MPS[c]}" "${P50[c]}" "${P99[c]}"
-	printf '%-52s %6s %12.0f %9s %9s\n' "d relay drain of $D_ROWS outbox rows: ROWS/s" "1" "${MPS[d]}" "-" "-"
-	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "e send paced at b/2: latency accept -> JetStream ack" "$PACED_CONNS" "${MPS[e]}" "${P50[e]}" "${P99[e]}"
-	printf '%-52s %6s %12.0f %9.2f %9.2f\n' "f send paced at b/2: latency accept -> SUBMITTED" "$PACED_CONNS" "${MPS[f]}" "${P50[f]}" "${P99[f]}"
-	printf '%-52s %6s %12.0f %9s %9s\n' "g drain of $G_MSGS QUEUED messages to SUBMITTED" "1" "${MPS[g]}" "-" "-"
+	echo "phases: $PHASES"
+	printf '%-55s %6s %12s %9s %9s  %s\n' "phase" "conc" "messages/s" "p50 ms" "p99 ms" "vs floor"
+	printf '%-55s %6s %12s %9s %9s  %s\n' "-------------------------------------------------------" "------" "------------" "---------" "---------" "---------"
+	row 0s "floor: pgbench 1 message + 1 outbox row per tx" "$FLOOR_CLIENTS" "${MPS[0s]}" "$(ms2 "${P50[0s]}")" "$(ms2 "${P99[0s]}")"
+	row 0b "floor: pgbench $FLOOR_BULK + $FLOOR_BULK rows per tx" "$FLOOR_CLIENTS" "${MPS[0b]}" "$(ms2 "${P50[0b]}")" "$(ms2 "${P99[0b]}")"
+	row a "pgbench orch.accept, 1 msg + key per tx" "$PG_CLIENTS" "${MPS[a]}" "$(ms2 "${P50[a]}")" "$(ms2 "${P99[a]}")" "a/0s $(pratio a 0s)"
+	row b "wrk POST /v1/sms/send, 1 msg + key per request" "$SEND_CONNS" "${MPS[b]}" "$(ms2 "${P50[b]}")" "$(ms2 "${P99[b]}")" "b/0s $(pratio b 0s)"
+	row c "wrk POST /v1/sms/bulk, $BULK_SIZE msgs + key per request" "$BULK_CONNS" "${MPS[c]}" "$(ms2 "${P50[c]}")" "$(ms2 "${P99[c]}")" "c/0b $(pratio c 0b)"
+	row d "relay drain of $D_ROWS outbox rows: ROWS/s" "1" "${MPS[d]}" "-" "-"
+	row e "send paced at b/2: latency accept -> JetStream ack" "$PACED_CONNS" "${MPS[e]}" "$(ms2 "${P50[e]}")" "$(ms2 "${P99[e]}")"
+	row f "send paced at b/2: latency accept -> SUBMITTED" "$PACED_CONNS" "${MPS[f]}" "$(ms2 "${P50[f]}")" "$(ms2 "${P99[f]}")"
+	row g "drain of $G_MSGS QUEUED messages to SUBMITTED" "1" "${MPS[g]}" "-" "-" "g/b $(pratio g b)"
+	want s && row s "soak paced at $SOAK_RATE/s for $SOAK_SECS s (see below)" "$PACED_CONNS" "${MPS[s]}" "-" "-"
 	echo
-	echo "ratio b/a (messages/s): $(ratio "${MPS[b]}" "${MPS[a]}")    ratio c/a: $(ratio "${MPS[c]}" "${MPS[a]}")"
+	if want 0; then
+		echo "floor (phase 0, database $FLOOR_DB on the same server: $FLOOR_SETTINGS):"
+		echo "  0s ${NOTE[0s]}; 0b ${NOTE[0b]} (messages/s = $FLOOR_BULK x tps)"
+		echo "  g/b $(pratio g b) (goal >= 1.2: $(verdict "$(pratio g b)" '>=' 1.2)), g/0s $(pratio g 0s), b/0s $(pratio b 0s), c/0b $(pratio c 0b), a/0s $(pratio a 0s) (n/a: a phase not run)"
+		if [ "$KANNEL" = 1 ]; then
+			echo "  Kannel 1.4.5 (kannel.sh, $KANNEL_NOTE): accepted $KANNEL_OK msgs/s (p50 $KANNEL_P50 ms, p99 $KANNEL_P99 ms), delivered to its fake SMSC $KANNEL_E2E msgs/s;"
+			echo "  g / Kannel delivered $(ratio "${MPS[g]}" "$KANNEL_E2E") (goal >= 1.5: $(verdict "$(ratio "${MPS[g]}" "$KANNEL_E2E")" '>=' 1.5)), b / Kannel accepted $(ratio "${MPS[b]}" "$KANNEL_OK")"
+		else
+			echo "  Kannel: $KANNEL_NOTE"
+		fi
+	fi
+	want a && echo "ratio b/a (messages/s): $(pratio b a)    ratio c/a: $(pratio c a)"
 	echo "latency: a per transaction (pgbench log), b and c per HTTP request (wrk), e and f per message from the database"
 	echo "  (e: published_at - created_at of its sms.outbound.request outbox row; f: at of its SUBMITTED history row -"
 	echo "  created_at of the message; created_at is the accept transaction's start, so both include the accept's own"
 	echo "  latency up to the commit: an upper bound of 202 -> ack / 202 -> SUBMITTED)"
 	echo "checks: a ${NOTE[a]}; b ${NOTE[b]}; c ${NOTE[c]}; d ${NOTE[d]}; e ${NOTE[e]}; f ${NOTE[f]}; g ${NOTE[g]}"
-	if [ "${MPS[d]%.*}" -gt 0 ]; then
+	if ! want d; then
+		:
+	elif [ "${MPS[d]%.*}" -gt 0 ]; then
 		need_b=$(awk -v b="${MPS[b]}" 'BEGIN { printf "%.0f", 2 * b }')
 		need_c=$(awk -v c="${MPS[c]}" 'BEGIN { printf "%.0f", 2 * c }')
-		verdict=$(awk -v d="${MPS[d]}" -v n="$need_b" 'BEGIN { if (d >= n) print "KEEPS UP with"; else print "FALLS BEHIND" }')
+		keeps=$(awk -v d="${MPS[d]}" -v n="$need_b" 'BEGIN { if (d >= n) print "KEEPS UP with"; else print "FALLS BEHIND" }')
 		printf 'relay vs accept: relay %.0f rows/s %s phase b (%.0f messages/s x 2 outbox rows = %s rows/s needed; relay/needed = %s);\n' \
-			"${MPS[d]}" "$verdict" "${MPS[b]}" "$need_b" "$(ratio "${MPS[d]}" "$need_b")"
+			"${MPS[d]}" "$keeps" "${MPS[b]}" "$need_b" "$(ratio "${MPS[d]}" "$need_b")"
 		printf '  bulk (phase c, %.0f messages/s) would need %s rows/s (relay/needed = %s)\n' "${MPS[c]}" "$need_c" "$(ratio "${MPS[d]}" "$need_c")"
 		echo "  d: ${D_SECS} s from nats-server start to an empty outbox (polled every 100 ms); first ack at +${D_FIRST} s,"
 		echo "  first to last ack ${D_SPAN} s = ${D_DRAIN_RPS} rows/s (relay alone, without NATS start and reconnect); $D_BATCHES"
@@ -715,7 +866,9 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 	else
 		echo "relay vs accept: no relay rate (phase d failed)"
 	fi
-	if [ "${P99[e]}" != nan ]; then
+	if ! want e; then
+		:
+	elif [ "${P99[e]}" != nan ]; then
 		printf 'accept -> ack at %.0f requests/s offered (target %s = b/2, %s connections): p50 %s ms, p99 %s ms: p99 < 50 ms: %s\n' \
 			"${MPS[e]}" "$E_TARGET" "$PACED_CONNS" "${P50[e]}" "${P99[e]}" \
 			"$(awk -v p="${P99[e]}" 'BEGIN { print (p < 50) ? "YES" : "NO" }')"
@@ -723,8 +876,10 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 	else
 		echo "accept -> ack: no latency (phase e failed)"
 	fi
-	echo "  (e ran with the pipeline active: the relay also published the pipeline's ROUTED/SUBMITTED rows meanwhile)"
-	if [ "${P99[f]}" != nan ]; then
+	want e && echo "  (e ran with the pipeline active: the relay also published the pipeline's ROUTED/SUBMITTED rows meanwhile)"
+	if ! want f; then
+		:
+	elif [ "${P99[f]}" != nan ]; then
 		printf 'accept -> SUBMITTED at %.0f requests/s offered (target %s = b/2, %s connections): p50 %s ms, p95 %s ms, p99 %s ms (max %s ms);\n' \
 			"${MPS[f]}" "$F_TARGET" "$PACED_CONNS" "${P50[f]}" "$F_P95" "${P99[f]}" "$F_MAX"
 		printf '  seed budget P95 500 ms: %s; aim p99 < 50 ms: %s; %s of %s messages SUBMITTED (%s s after the load ended)%s\n' \
@@ -735,7 +890,9 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 	else
 		echo "accept -> SUBMITTED: no latency (phase f failed or nothing SUBMITTED: ${NOTE[f]})"
 	fi
-	if [ "${MPS[g]%.*}" -gt 0 ]; then
+	if ! want g; then
+		:
+	elif [ "${MPS[g]%.*}" -gt 0 ]; then
 		printf 'backlog drain: %s of %s QUEUED messages SUBMITTED in %s s from serve start = %.0f messages/s%s;\n' \
 			"$G_SUB" "$G_MSGS" "$G_SECS" "${MPS[g]}" \
 			"$([ -n "$G_CAPPED" ] && echo " (NOTE: cut at the ${DRAIN_CAP} s cap; rate so far; not SUBMITTED: $G_OTHERS)")"
@@ -744,6 +901,26 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y + 0 > 0) printf "%.2f", x / y; 
 	else
 		echo "backlog drain: no rate (phase g failed)"
 	fi
+	want l && latency_summary
+	if [ "${#COST_NAMES[@]}" -gt 0 ]; then
+		echo "cost per message (deltas of pg_stat_database for orch, pg_stat_wal, CPU of serve and of all PostgreSQL processes; busy: their"
+		echo "  CPU / ($(nproc) cores x secs)); b: the wrk load only, per accepted message, with whatever the relay and the pipeline did"
+		echo "  meanwhile ($B_SUB_IN_LOAD SUBMITTED by its end); g: from serve's start until the relay published what the drain caused, per"
+		echo "  SUBMITTED message, serve's start included; l 200/s: the load and until the relay was done, per accepted message:"
+		cost_table | sed 's/^/  /'
+		echo "  (ins/upd/del: rows; WAL rec/FPI/bytes/syncs/writes: pg_stat_wal; serve ms, PG ms: CPU ms; the script's polling psql is in the"
+		echo "  commits and PG ms; backends publish pg_stat_* at most once a second, so b's database and WAL columns may miss ~1 s)"
+		for name in "${COST_NAMES[@]}"; do
+			echo "  per stage, ${COST_LABEL[$name]} (pg_stat_statements, serve's toplevel statements, .run/bench/statements-$name.txt):"
+			statements_stages "$name"
+		done
+	fi
+	for name in b g; do
+		[ -f "$OUT/statements-$name.txt" ] || continue
+		echo "top 5 statements of phase $name by total_exec_time (pct of serve's statement time, total, calls, per call, stage, query):"
+		statements_top "$name" 5
+	done
+	want s && soak_summary
 	[ "${#RESET_WAITS[@]}" -eq 0 ] || echo "resets that waited for locks (TRUNCATE between phases): ${RESET_WAITS[*]}"
 	echo "reconcile passes: $(grep -c '"msg":"reconcile pass"' "$OUT/serve.log" || true), durationMs $(grep -o 'durationMs[^0-9]*[0-9]*' "$OUT/serve.log" | grep -o '[0-9]*$' | paste -sd, - || true)"
 	echo "serve log: $serve_errors error line(s), $serve_warns warn line(s) (.run/bench/serve.log)"
