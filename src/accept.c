@@ -10,6 +10,7 @@
 #include "accept.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,9 +210,26 @@ static void warm(PGconn *conn)
 	PQclear(res);
 }
 
+/*
+ * An idle connection has nothing to read but its end (the server restarted
+ * or closed it) or a notice: read what is there, so one that is gone is
+ * replaced before a request is written to it (that request would get a 503).
+ */
+static bool conn_alive(PGconn *conn)
+{
+	for (int i = 0; i < 4 && PQstatus(conn) == CONNECTION_OK; i++) {
+		struct pollfd p = { .fd = PQsocket(conn), .events = POLLIN };
+		if (poll(&p, 1, 0) <= 0)
+			break;
+		if (!PQconsumeInput(conn))
+			return false;
+	}
+	return PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
+}
+
 static bool ensure_conn(struct writer_conn *wc, const char *url)
 {
-	if (wc->conn && PQstatus(wc->conn) == CONNECTION_OK)
+	if (wc->conn && conn_alive(wc->conn))
 		return true;
 	if (wc->conn) {
 		PQfinish(wc->conn);
