@@ -904,9 +904,10 @@ ms2() { awk -v v="$1" 'BEGIN { if (v ~ /^[0-9.]+$/) printf "%.2f", v; else print
 	want l && latency_summary
 	if [ "${#COST_NAMES[@]}" -gt 0 ]; then
 		echo "cost per message (deltas of pg_stat_database for orch, pg_stat_wal, CPU of serve and of all PostgreSQL processes; busy: their"
-		echo "  CPU / ($(nproc) cores x secs)); b: the wrk load only, per accepted message, with whatever the relay and the pipeline did"
-		echo "  meanwhile ($B_SUB_IN_LOAD SUBMITTED by its end); g: from serve's start until the relay published what the drain caused, per"
-		echo "  SUBMITTED message, serve's start included; l 200/s: the load and until the relay was done, per accepted message:"
+		echo "  CPU / ($(nproc) cores x secs)), windows:"
+		[ -z "${COST_ROW[b]:-}" ] || echo "  b: the wrk load only, per accepted message, with whatever the relay and the pipeline did meanwhile ($B_SUB_IN_LOAD SUBMITTED by its end)"
+		[ -z "${COST_ROW[g]:-}" ] || echo "  g: from serve's start until the relay published what the drain caused, per SUBMITTED message, serve's start included"
+		[ -z "${COST_ROW[l200]:-}" ] || echo "  l 200/s: from the load's start until the relay was done, per accepted message"
 		cost_table | sed 's/^/  /'
 		echo "  (ins/upd/del: rows; WAL rec/FPI/bytes/syncs/writes: pg_stat_wal; serve ms, PG ms: CPU ms; the script's polling psql is in the"
 		echo "  commits and PG ms; backends publish pg_stat_* at most once a second, so b's database and WAL columns may miss ~1 s)"
