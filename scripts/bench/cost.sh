@@ -115,6 +115,7 @@ STAGE_SQL="CASE
 	WHEN query ~ 'outbox_backlog_estimate|schema_migrations' THEN 'monitor'
 	WHEN query ~ 'orch\.(message_json|idempotency_lookup)\(' THEN 'api lookups'
 	WHEN query ~* '^\s*(BEGIN|COMMIT|ROLLBACK)' THEN 'BEGIN/COMMIT'
+	WHEN query ~* '^\s*NOTIFY' THEN 'NOTIFY (wake-ups)'
 	ELSE 'other' END"
 STATEMENTS_WHERE="toplevel AND userid = 'orch_service'::regrole AND dbid = (SELECT oid FROM pg_database WHERE datname = 'orch')"
 
