@@ -49,14 +49,17 @@ DECLARE
 BEGIN
     -- Stage 2, set-based, from one read of the batch by primary key: what is
     -- past valid_until, what domain validation refuses, and what is routed.
+    WITH b AS MATERIALIZED ( -- (materialized: rejection_reason once per message, not once per use)
+        SELECT s.id, s.status, s.valid_until,
+               CASE WHEN s.status = 'QUEUED' AND s.valid_until > now() THEN rejection_reason(s) END AS reason
+        FROM sms_messages s WHERE s.id = ANY (p_ids)
+    )
     SELECT array_agg(b.id) FILTER (WHERE b.status = 'QUEUED' AND b.valid_until <= now()),
            array_agg(b.id) FILTER (WHERE b.reason IS NOT NULL),
            array_agg(b.reason) FILTER (WHERE b.reason IS NOT NULL),
            array_agg(b.id) FILTER (WHERE b.status = 'QUEUED' AND b.valid_until > now() AND b.reason IS NULL)
     INTO v_expired, v_rejected, v_reasons, v_route
-    FROM (SELECT s.id, s.status, s.valid_until,
-                 CASE WHEN s.status = 'QUEUED' AND s.valid_until > now() THEN rejection_reason(s) END AS reason
-          FROM sms_messages s WHERE s.id = ANY (p_ids)) b;
+    FROM b;
     PERFORM transition_many(v_expired, 'QUEUED', 'EXPIRED',
                             array_fill('expired'::text, ARRAY[coalesce(cardinality(v_expired), 0)]),
                             array_fill('valid_until passed before the message was routed'::text,

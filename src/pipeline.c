@@ -28,6 +28,9 @@
 #include "lib/banned.h"
 
 #define PIPELINE_BATCH 64
+/* Workers per process, each with its own connection, consumer binding and relay lane: one batch's
+   round trips and commits overlap the next one's. */
+#define PIPELINE_WORKERS 2
 #define FETCH_WAIT_MS 500
 #define BREAKER_WINDOW_MS 10000
 #define BREAKER_PROBE_MS 1000
@@ -42,7 +45,10 @@
 
 enum decision { D_ACK, D_ROUTED, D_RETRY, D_FAILED, D_NAK };
 
+struct worker;
+
 struct item {
+	struct worker *w;
 	natsMsg *msg;
 	char id[UUID_STR_LEN];
 	bool routing;
@@ -58,24 +64,31 @@ struct item {
 	char error_detail[240];
 };
 
+struct worker {
+	pthread_t thread;
+	bool started;
+	PGconn *conn;
+	natsSubscription *sub;
+	struct relay_lane *lane; /* the operator fast path */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int outstanding; /* routing calls of this worker's batch not answered yet */
+};
+
 static struct {
 	const struct config *cfg;
 	struct routing *routing;
-	pthread_t thread;
 	atomic_bool stopping;
 	atomic_bool running;
-	PGconn *conn;
 	jsCtx *js;
-	struct relay_lane *lane; /* the operator fast path */
-	natsSubscription *sub;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int outstanding;
+	struct worker workers[PIPELINE_WORKERS];
+	pthread_mutex_t breaker_lock; /* the breaker's evidence below, shared by the workers */
+	atomic_bool probing;
 	atomic_int breaker;
 	struct failwindow transient; /* calls and their transient failures, the last BREAKER_WINDOW_MS */
 	int unreachable_run;         /* UNAVAILABLE answers in a row */
-	int64_t probe_at_ms;
-} pl = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	_Atomic int64_t probe_at_ms;
+} pl = { .breaker_lock = PTHREAD_MUTEX_INITIALIZER };
 
 const char *breaker_name(enum breaker_state s)
 {
@@ -92,7 +105,7 @@ static void breaker_set(enum breaker_state s)
 		log_kv(s == BREAKER_OPEN ? LOG_WARN : LOG_INFO, "circuit breaker", "state", breaker_name(s), "was",
 		       breaker_name(old), (const char *)NULL);
 	if (s == BREAKER_OPEN)
-		pl.probe_at_ms = mono_ms() + BREAKER_PROBE_MS;
+		atomic_store(&pl.probe_at_ms, mono_ms() + BREAKER_PROBE_MS);
 }
 
 /*
@@ -106,6 +119,7 @@ static void breaker_set(enum breaker_state s)
  */
 static void breaker_observe(const struct route_result *r)
 {
+	pthread_mutex_lock(&pl.breaker_lock);
 	int64_t now = mono_ms();
 	bool transient = r->outcome == ROUTE_TRANSIENT;
 	failwindow_add(&pl.transient, now, transient);
@@ -113,54 +127,66 @@ static void breaker_observe(const struct route_result *r)
 		pl.unreachable_run++;
 	else
 		pl.unreachable_run = 0;
-	if (pipeline_breaker() != BREAKER_CLOSED)
-		return;
-	if (pl.unreachable_run >= BREAKER_UNAVAILABLE_MIN ||
-	    failwindow_tripped(&pl.transient, now, BREAKER_MIN_CALLS, BREAKER_MIN_FAILURES, BREAKER_RATE))
+	if (pipeline_breaker() == BREAKER_CLOSED &&
+	    (pl.unreachable_run >= BREAKER_UNAVAILABLE_MIN ||
+	     failwindow_tripped(&pl.transient, now, BREAKER_MIN_CALLS, BREAKER_MIN_FAILURES, BREAKER_RATE)))
 		breaker_set(BREAKER_OPEN);
+	pthread_mutex_unlock(&pl.breaker_lock);
 }
 
 static void breaker_close(void)
 {
+	pthread_mutex_lock(&pl.breaker_lock);
 	failwindow_reset(&pl.transient);
 	pl.unreachable_run = 0;
 	breaker_set(BREAKER_CLOSED);
+	pthread_mutex_unlock(&pl.breaker_lock);
 }
 
 static void on_routed(void *arg, const struct route_result *r)
 {
 	struct item *it = arg;
+	struct worker *w = it->w;
 	it->res = *r;
-	pthread_mutex_lock(&pl.lock);
-	pl.outstanding--;
-	pthread_cond_signal(&pl.cond);
-	pthread_mutex_unlock(&pl.lock);
+	pthread_mutex_lock(&w->lock);
+	w->outstanding--;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
 }
 
-static void wait_outstanding(void)
+static void call(struct worker *w, const struct route_request *q, struct item *it)
 {
-	pthread_mutex_lock(&pl.lock);
-	while (pl.outstanding > 0)
-		pthread_cond_wait(&pl.cond, &pl.lock);
-	pthread_mutex_unlock(&pl.lock);
+	it->w = w;
+	pthread_mutex_lock(&w->lock);
+	w->outstanding++;
+	pthread_mutex_unlock(&w->lock);
+	routing_call(pl.routing, q, on_routed, it);
 }
 
-/* A synthetic call: does the engine answer at all? */
-static void probe(void)
+static void wait_outstanding(struct worker *w)
 {
+	pthread_mutex_lock(&w->lock);
+	while (w->outstanding > 0)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* A synthetic call: does the engine answer at all? One worker probes; the others wait. */
+static void probe(struct worker *w)
+{
+	if (atomic_exchange(&pl.probing, true))
+		return;
 	breaker_set(BREAKER_HALF_OPEN);
 	struct item it = { 0 };
 	struct route_request q = { .message_id = "circuit-breaker-probe", .account_id = "circuit-breaker-probe",
 				   .destination = "+10000000000", .sender = "PROBE", .segments = 1 };
-	pthread_mutex_lock(&pl.lock);
-	pl.outstanding++;
-	pthread_mutex_unlock(&pl.lock);
-	routing_call(pl.routing, &q, on_routed, &it);
-	wait_outstanding();
+	call(w, &q, &it);
+	wait_outstanding(w);
 	if (it.res.outcome == ROUTE_TRANSIENT)
 		breaker_set(BREAKER_OPEN);
 	else
 		breaker_close();
+	atomic_store(&pl.probing, false);
 }
 
 /* The messageId of a pipeline message (CloudEvents data.messageId); false when it has none. */
@@ -185,7 +211,7 @@ static struct item *find(struct item *items, int n, const char *id)
 }
 
 /* Stages 1-2: what each message needs. -1 on a database error. */
-static int prepare(struct item *items, int n)
+static int prepare(struct worker *w, struct item *items, int n)
 {
 	struct buf ids;
 	buf_init(&ids);
@@ -194,7 +220,7 @@ static int prepare(struct item *items, int n)
 		buf_addf(&ids, "%s%s", i ? "," : "", items[i].id);
 	buf_addc(&ids, '}');
 	const char *p[] = { ids.data };
-	PGresult *res = PQexecParams(pl.conn, "SELECT id, action, account_id, to_e164, sender, encoding, segments, attempt_count, "
+	PGresult *res = PQexecParams(w->conn, "SELECT id, action, account_id, to_e164, sender, encoding, segments, attempt_count, "
 					      "attempt "
 					      "FROM orch.pipeline_prepare($1::uuid[])", 1, NULL, p, NULL, NULL, 0);
 	buf_release(&ids);
@@ -254,7 +280,7 @@ static void decide(struct item *it)
 }
 
 /* One transaction for the batch's transitions. 0, or -1 (nothing applied). publish_now: see pipeline_apply. */
-static int apply(struct item *items, int n, bool publish_now)
+static int apply(struct worker *w, struct item *items, int n, bool publish_now)
 {
 	static const char *const outcome[] = { [D_ROUTED] = "routed", [D_RETRY] = "retry", [D_FAILED] = "failed" };
 	struct buf a[7];
@@ -281,7 +307,7 @@ static int apply(struct item *items, int n, bool publish_now)
 		for (int k = 0; k < 7; k++)
 			p[k] = a[k].data;
 		p[7] = publish_now ? "true" : "false";
-		PGresult *res = PQexecParams(pl.conn,
+		PGresult *res = PQexecParams(w->conn,
 					     "SELECT orch.pipeline_apply($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], "
 					     "$6::text[], $7::timestamptz[], $8::boolean)", 8, NULL, p, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -308,7 +334,7 @@ static void count_decisions(struct item *items, int n)
 }
 
 /* The fast path: the operator rows of the messages just ROUTED, published and marked now. */
-static void publish_routed(const struct item *items, int n)
+static void publish_routed(struct worker *w, const struct item *items, int n)
 {
 	struct buf ids;
 	buf_init(&ids);
@@ -319,12 +345,12 @@ static void publish_routed(const struct item *items, int n)
 			buf_addf(&ids, "%s%s", routed++ ? "," : "", items[i].id);
 	}
 	buf_addc(&ids, '}');
-	if (routed > 0 && relay_publish_operator_rows(pl.lane, pl.conn, ids.data, pl.cfg->nats_duplicate_window_ms) < 0)
+	if (routed > 0 && relay_publish_operator_rows(w->lane, w->conn, ids.data, pl.cfg->nats_duplicate_window_ms) < 0)
 		log_warn("pipeline: operator rows not published at once; the relay will publish them");
 	buf_release(&ids);
 }
 
-static void process(natsMsgList *list)
+static void process(struct worker *w, natsMsgList *list)
 {
 	int n = list->Count;
 	struct item *items = xcalloc((size_t)n, sizeof(*items));
@@ -338,26 +364,23 @@ static void process(natsMsgList *list)
 			log_warn("pipeline: a message without a messageId; acknowledged and dropped", "subject",
 				 natsMsg_GetSubject(items[i].msg));
 	}
-	bool db_ok = valid == 0 || prepare(items, n) == 0;
+	bool db_ok = valid == 0 || prepare(w, items, n) == 0;
 	for (int i = 0; db_ok && i < n; i++) {
 		if (!items[i].routing)
 			continue;
 		struct route_request q = { .message_id = items[i].id, .account_id = items[i].account, .destination = items[i].to,
 					   .sender = items[i].sender, .ucs2 = items[i].ucs2, .segments = items[i].segments,
 					   .attempt = items[i].call_attempt };
-		pthread_mutex_lock(&pl.lock);
-		pl.outstanding++;
-		pthread_mutex_unlock(&pl.lock);
-		routing_call(pl.routing, &q, on_routed, &items[i]);
+		call(w, &q, &items[i]);
 	}
-	wait_outstanding();
+	wait_outstanding(w);
 	for (int i = 0; db_ok && i < n; i++) {
 		if (items[i].routing)
 			decide(&items[i]);
 	}
 	/* The operator rows go out from here, at once, while NATS is there; else the relay takes them. */
-	bool publish_now = pl.lane && bus_connected();
-	db_ok = db_ok && apply(items, n, publish_now) == 0;
+	bool publish_now = w->lane && bus_connected();
+	db_ok = db_ok && apply(w, items, n, publish_now) == 0;
 	bool retries = false;
 	for (int i = 0; i < n; i++) {
 		/* Acknowledge only what the database has; the rest comes back (redelivery) and is idempotent. */
@@ -370,7 +393,7 @@ static void process(natsMsgList *list)
 	if (db_ok) {
 		count_decisions(items, n);
 		if (publish_now)
-			publish_routed(items, n);
+			publish_routed(w, items, n);
 		relay_wake();
 		if (retries)
 			scheduler_wake();
@@ -379,7 +402,7 @@ static void process(natsMsgList *list)
 }
 
 /* The batch statements once on nothing, so the first real batch does not pay for planning them. */
-static void warm(void)
+static void warm(struct worker *w)
 {
 	static const char *const sql[] = {
 		"SELECT * FROM orch.pipeline_prepare('{}')",
@@ -387,23 +410,23 @@ static void warm(void)
 		"BEGIN; SELECT * FROM orch.outbox_claim_operator_rows('{}', '1 minute'); ROLLBACK",
 	};
 	for (size_t i = 0; i < sizeof(sql) / sizeof(*sql); i++) {
-		PGresult *res = PQexec(pl.conn, sql[i]);
+		PGresult *res = PQexec(w->conn, sql[i]);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
 			log_warn("pipeline: warm-up statement failed", "error", db_result_error(res));
 		PQclear(res);
 	}
 }
 
-static bool ensure_ready(void)
+static bool ensure_ready(struct worker *w)
 {
-	if (!pl.conn || PQstatus(pl.conn) != CONNECTION_OK) {
-		PQfinish(pl.conn);
-		pl.conn = db_connect(pl.cfg->database_url, "sms-orchestrator pipeline");
-		if (!pl.conn)
+	if (!w->conn || PQstatus(w->conn) != CONNECTION_OK) {
+		PQfinish(w->conn);
+		w->conn = db_connect(pl.cfg->database_url, "sms-orchestrator pipeline");
+		if (!w->conn)
 			return false;
-		warm();
+		warm(w);
 	}
-	if (pl.sub)
+	if (w->sub)
 		return true;
 	if (!bus_connected() || (pl.cfg->nats_provision && bus_provision() != 0))
 		return false;
@@ -412,10 +435,10 @@ static bool ensure_ready(void)
 	so.Stream = BUS_OUTBOUND_STREAM;
 	so.Consumer = BUS_PIPELINE_CONSUMER;
 	jsErrCode jerr = 0;
-	natsStatus s = js_PullSubscribe(&pl.sub, pl.js, "sms.outbound.>", BUS_PIPELINE_CONSUMER, NULL, &so, &jerr);
+	natsStatus s = js_PullSubscribe(&w->sub, pl.js, "sms.outbound.>", BUS_PIPELINE_CONSUMER, NULL, &so, &jerr);
 	if (s != NATS_OK) {
 		log_warn("pipeline: cannot bind to the consumer yet", "error", natsStatus_GetText(s));
-		pl.sub = NULL;
+		w->sub = NULL;
 		return false;
 	}
 	log_info("pipeline consuming", "stream", BUS_OUTBOUND_STREAM, "consumer", BUS_PIPELINE_CONSUMER);
@@ -430,24 +453,24 @@ static void nap(int64_t ms)
 
 static void *pipeline_main(void *arg)
 {
-	(void)arg;
+	struct worker *w = arg;
 	while (!atomic_load(&pl.stopping)) {
-		if (!ensure_ready()) {
+		if (!ensure_ready(w)) {
 			nap(RECONNECT_MS);
 			continue;
 		}
 		if (pipeline_breaker() != BREAKER_CLOSED) {
-			if (mono_ms() >= pl.probe_at_ms)
-				probe();
+			if (mono_ms() >= atomic_load(&pl.probe_at_ms))
+				probe(w);
 			else
 				nap(50);
 			continue;
 		}
 		natsMsgList list = { 0 };
 		jsErrCode jerr = 0;
-		natsStatus s = natsSubscription_Fetch(&list, pl.sub, PIPELINE_BATCH, FETCH_WAIT_MS, &jerr);
+		natsStatus s = natsSubscription_Fetch(&list, w->sub, PIPELINE_BATCH, FETCH_WAIT_MS, &jerr);
 		if (s == NATS_OK && list.Count > 0)
-			process(&list);
+			process(w, &list);
 		else if (s != NATS_TIMEOUT && s != NATS_OK)
 			nap(RECONNECT_MS);
 		natsMsgList_Destroy(&list);
@@ -467,15 +490,23 @@ int pipeline_start(const struct config *cfg)
 		routing_stop(pl.routing);
 		return -1;
 	}
-	pl.lane = relay_lane_new();
-	if (!pl.lane)
-		log_warn("pipeline: no fast path for operator rows; the relay publishes them");
 	failwindow_init(&pl.transient, BREAKER_WINDOW_MS);
 	breaker_close();
 	atomic_store(&pl.stopping, false);
-	if (pthread_create(&pl.thread, NULL, pipeline_main, NULL) != 0)
-		return -1;
 	atomic_store(&pl.running, true);
+	for (int i = 0; i < PIPELINE_WORKERS; i++) {
+		struct worker *w = &pl.workers[i];
+		pthread_mutex_init(&w->lock, NULL);
+		pthread_cond_init(&w->cond, NULL);
+		w->lane = relay_lane_new();
+		if (!w->lane)
+			log_warn("pipeline: no fast path for operator rows; the relay publishes them");
+		w->started = pthread_create(&w->thread, NULL, pipeline_main, w) == 0;
+		if (!w->started) {
+			pipeline_stop();
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -484,19 +515,26 @@ void pipeline_stop(void)
 	if (!atomic_load(&pl.running))
 		return;
 	atomic_store(&pl.stopping, true);
-	pthread_join(pl.thread, NULL);
-	atomic_store(&pl.running, false);
-	if (pl.sub) {
-		natsSubscription_Unsubscribe(pl.sub); /* the durable stays; only this binding goes */
-		natsSubscription_Destroy(pl.sub);
-		pl.sub = NULL;
+	for (int i = 0; i < PIPELINE_WORKERS; i++) {
+		struct worker *w = &pl.workers[i];
+		if (w->started)
+			pthread_join(w->thread, NULL);
+		w->started = false;
+		if (w->sub) {
+			natsSubscription_Unsubscribe(w->sub); /* the durable stays; only this binding goes */
+			natsSubscription_Destroy(w->sub);
+			w->sub = NULL;
+		}
+		relay_lane_free(w->lane);
+		w->lane = NULL;
+		PQfinish(w->conn);
+		w->conn = NULL;
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->cond);
 	}
+	atomic_store(&pl.running, false);
 	jsCtx_Destroy(pl.js);
 	pl.js = NULL;
-	relay_lane_free(pl.lane);
-	pl.lane = NULL;
 	routing_stop(pl.routing);
 	pl.routing = NULL;
-	PQfinish(pl.conn);
-	pl.conn = NULL;
 }

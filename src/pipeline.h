@@ -4,10 +4,15 @@
  * orchestrator-pipeline and runs the five stages of domain.md on each
  * message (sql/060_pipeline.sql holds the database side).
  *
- * A batch at a time: fetch (at most PIPELINE_BATCH, every message handled
- * before the next fetch: nats.c 3.4.1 trap 4), prepare in one statement
- * (skip / EXPIRED / REJECTED / to route), route all concurrently, apply the
- * outcomes in one transaction, and only then acknowledge.
+ * Two workers (PIPELINE_WORKERS), each with its own PostgreSQL connection,
+ * binding to the consumer and relay lane, each a batch at a time: fetch (at
+ * most PIPELINE_BATCH, every message handled before the next fetch: nats.c
+ * 3.4.1 trap 4), prepare in one statement (skip / EXPIRED / REJECTED / to
+ * route), route all concurrently, apply the outcomes in one transaction
+ * (which also records the first publish attempt of the new operator rows),
+ * acknowledge, then publish and mark those operator rows at once on the
+ * worker's relay lane (relay.h: relay_publish_operator_rows). The breaker is
+ * shared.
  *
  * Routing calls: each carries an attempt number orch.pipeline_prepare took
  * for it (routing_calls), never one an earlier call for the message used,
