@@ -70,11 +70,14 @@ BEGIN
 END
 $$;
 
--- The pipeline's fast path: the pending operator rows of these messages,
--- stamped by the transaction that made them ROUTED, still inside the
--- duplicate window and their message still ROUTED, locked for the caller's
--- transaction (SKIP LOCKED: the ones a relay holds are its to publish).
-CREATE OR REPLACE FUNCTION orch.outbox_claim_operator_rows(p_message_ids uuid[], p_duplicate_window interval)
+-- The fast path of the writers (the accept writer after its commit, the
+-- pipeline after the ROUTED transition): the pending rows of these
+-- messages, locked for the caller's transaction (SKIP LOCKED: the ones a
+-- relay holds are its to publish). Operator rows only as outbox_claim()
+-- takes them: stamped (the pipeline stamps them in its ROUTED transaction),
+-- inside the duplicate window, their message still ROUTED.
+DROP FUNCTION IF EXISTS orch.outbox_claim_operator_rows(uuid[], interval); -- its first version, operator rows only
+CREATE OR REPLACE FUNCTION orch.outbox_claim_message_rows(p_message_ids uuid[], p_duplicate_window interval)
 RETURNS TABLE (id bigint, msg_id uuid, subject text, headers text, payload text)
 LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
@@ -84,10 +87,10 @@ BEGIN
     RETURN QUERY
     WITH c AS MATERIALIZED (
         SELECT o.id FROM outbox o
-        WHERE o.message_id = ANY (p_message_ids) AND o.subject LIKE 'smpp.operator.%'
-          AND o.published_at IS NULL
-          AND o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
-          AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
+        WHERE o.message_id = ANY (p_message_ids) AND o.published_at IS NULL
+          AND (o.subject NOT LIKE 'smpp.operator.%'
+               OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
+                   AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'))
         ORDER BY o.id
         FOR UPDATE OF o SKIP LOCKED
     )
@@ -153,7 +156,7 @@ $$;
 
 COMMENT ON FUNCTION orch.outbox_stamp_operator_rows(integer) IS 'Relay step 1: records (and commits) the first publish attempt of the next smpp.operator rows (of ROUTED messages only) before they are published';
 COMMENT ON FUNCTION orch.outbox_claim(integer, interval) IS 'Relay step 2: locks the next pending rows (FOR UPDATE SKIP LOCKED) for publishing; operator rows only when stamped, inside the duplicate window and their message still ROUTED';
-COMMENT ON FUNCTION orch.outbox_claim_operator_rows(uuid[], interval) IS 'Pipeline fast path: locks the stamped, pending operator rows of the given ROUTED messages (SKIP LOCKED) for publishing at once';
+COMMENT ON FUNCTION orch.outbox_claim_message_rows(uuid[], interval) IS 'Fast path of the accept writer and the pipeline: locks the pending rows of the given messages (operator rows only when stamped, in the window, message ROUTED; SKIP LOCKED) for publishing at once';
 COMMENT ON FUNCTION orch.outbox_mark_published(bigint[]) IS 'Marks acknowledged rows published and moves their operator messages ROUTED -> SUBMITTED; returns how many moved';
 COMMENT ON FUNCTION orch.outbox_mark_failed(bigint[], text) IS 'Records a failed publish attempt (attempts, last_error)';
 COMMENT ON FUNCTION orch.outbox_purge(interval, integer) IS 'Deletes a small batch of published (or withdrawn) rows older than the retention; returns how many';

@@ -47,7 +47,7 @@ GRANT EXECUTE ON FUNCTION
     orch.outbox_purge(interval, integer),
     orch.pipeline_prepare(uuid[]),
     orch.pipeline_apply(uuid[], text[], text[], text[], text[], text[], timestamptz[], boolean),
-    orch.outbox_claim_operator_rows(uuid[], interval),
+    orch.outbox_claim_message_rows(uuid[], interval),
     orch.retry_due(integer),
     orch.next_retry_at(),
     orch.reconcile(boolean, interval, interval, integer),

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus.h"
 #include "db.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -38,6 +39,7 @@ static const char accept_sql[] =
 struct accept_writer {
 	char *url;
 	int64_t timeout_ms;
+	int64_t duplicate_window_ms;
 	int nthreads;
 	pthread_t threads[MAX_THREADS];
 	pthread_mutex_t lock;
@@ -288,8 +290,7 @@ static void run_batch(struct writer_conn *wc, const struct accept_writer *w, str
 			msgs += jobs[i]->outcome == ACCEPT_COMMITTED ? jobs[i]->nmsgs : 0;
 		metrics_accept_batch((unsigned)msgs, mono_us() - start);
 		metrics_inc(M_MESSAGES_ACCEPTED, msgs);
-		relay_wake();
-		return;
+		return; /* the caller publishes the rows or wakes the relay */
 	}
 	if (r == BATCH_CONN_ERROR) {
 		log_error("PostgreSQL connection lost or too slow during an accept transaction", "error",
@@ -315,28 +316,69 @@ static void run_batch(struct writer_conn *wc, const struct accept_writer *w, str
 	}
 }
 
+/* The committed messages of a batch as a uuid[] literal; how many. */
+static size_t committed_ids(struct accept_job **jobs, size_t n, struct buf *out)
+{
+	size_t count = 0;
+	buf_addc(out, '{');
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i]->outcome != ACCEPT_COMMITTED)
+			continue;
+		for (size_t k = 0; k < jobs[i]->nmsgs; k++)
+			buf_addf(out, "%s%s", count++ ? "," : "", jobs[i]->msgs[k].id);
+	}
+	buf_addc(out, '}');
+	return count;
+}
+
+static bool queue_empty(struct accept_writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	bool empty = w->head == NULL;
+	pthread_mutex_unlock(&w->lock);
+	return empty;
+}
+
 static void *writer_main(void *arg)
 {
 	struct accept_writer *w = arg;
 	struct writer_conn wc = { 0 };
 	struct accept_job **batch = xcalloc(MAX_BATCH_JOBS, sizeof(*batch));
+	struct relay_lane *lane = relay_lane_new(); /* NULL: the relay publishes everything */
 	size_t n;
 	(void)ensure_conn(&wc, w->url); /* at start, not on the first request */
 	while ((n = take_batch(w, batch)) > 0) {
 		run_batch(&wc, w, batch, n);
+		struct buf ids;
+		buf_init(&ids);
+		size_t committed = committed_ids(batch, n, &ids);
 		for (size_t i = 0; i < n; i++)
-			batch[i]->done(batch[i]);
+			batch[i]->done(batch[i]); /* answered first; the jobs are the requests' from here on */
+		/*
+		 * The fast path: while no other request waits for this writer, it
+		 * publishes the rows it has just committed itself (a relay cycle
+		 * less before the pipeline sees the message); under load the relay
+		 * takes them in its larger batches.
+		 */
+		if (committed && lane && wc.conn && bus_connected() && queue_empty(w) &&
+		    relay_publish_message_rows(lane, wc.conn, ids.data, w->duplicate_window_ms) < 0)
+			log_debug("accept: rows not published at once; the relay will publish them");
+		if (committed)
+			relay_wake();
+		buf_release(&ids);
 	}
+	relay_lane_free(lane);
 	free(batch);
 	PQfinish(wc.conn);
 	return NULL;
 }
 
-struct accept_writer *accept_start(const char *url, int nthreads, int64_t timeout_ms)
+struct accept_writer *accept_start(const char *url, int nthreads, int64_t timeout_ms, int64_t duplicate_window_ms)
 {
 	struct accept_writer *w = xcalloc(1, sizeof(*w));
 	w->url = xstrdup(url);
 	w->timeout_ms = timeout_ms;
+	w->duplicate_window_ms = duplicate_window_ms;
 	w->nthreads = nthreads < 1 ? 1 : nthreads > MAX_THREADS ? MAX_THREADS : nthreads;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);

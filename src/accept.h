@@ -65,7 +65,7 @@ struct accept_writer;
 
 /* Starts nthreads writers; NULL after logging why. url is borrowed. */
 /* timeout_ms: the longest one transaction may take, from sending it to its COMMIT's answer (client-side deadline). */
-struct accept_writer *accept_start(const char *url, int nthreads, int64_t timeout_ms);
+struct accept_writer *accept_start(const char *url, int nthreads, int64_t timeout_ms, int64_t duplicate_window_ms);
 /* Queues a job; its done() will be called exactly once. */
 void accept_submit(struct accept_writer *w, struct accept_job *job);
 /* Writes what is queued, then stops the threads and frees. */

@@ -191,7 +191,7 @@ struct api *api_start(const struct config *cfg)
 	atomic_init(&api->deferred, 0);
 	api->limits.max_segments = cfg->max_segments;
 	api->limits.bulk_max = cfg->bulk_max;
-	api->writer = accept_start(cfg->database_url, 3, cfg->db_timeout_ms);
+	api->writer = accept_start(cfg->database_url, 3, cfg->db_timeout_ms, cfg->nats_duplicate_window_ms);
 	api->pool = dbpool_new(cfg->database_url, DB_POOL_SIZE, "sms-orchestrator api");
 	api->pool_filling = pthread_create(&api->pool_filler, NULL, fill_pool, api->pool) == 0;
 	return api;

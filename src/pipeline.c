@@ -333,7 +333,7 @@ static void count_decisions(struct item *items, int n)
 	}
 }
 
-/* The fast path: the operator rows of the messages just ROUTED, published and marked now. */
+/* The fast path: the rows of the messages just ROUTED (status event, operator row), published and marked now. */
 static void publish_routed(struct worker *w, const struct item *items, int n)
 {
 	struct buf ids;
@@ -345,7 +345,7 @@ static void publish_routed(struct worker *w, const struct item *items, int n)
 			buf_addf(&ids, "%s%s", routed++ ? "," : "", items[i].id);
 	}
 	buf_addc(&ids, '}');
-	if (routed > 0 && relay_publish_operator_rows(w->lane, w->conn, ids.data, pl.cfg->nats_duplicate_window_ms) < 0)
+	if (routed > 0 && relay_publish_message_rows(w->lane, w->conn, ids.data, pl.cfg->nats_duplicate_window_ms) < 0)
 		log_warn("pipeline: operator rows not published at once; the relay will publish them");
 	buf_release(&ids);
 }
@@ -407,7 +407,7 @@ static void warm(struct worker *w)
 	static const char *const sql[] = {
 		"SELECT * FROM orch.pipeline_prepare('{}')",
 		"SELECT orch.pipeline_apply('{}', '{}', '{}', '{}', '{}', '{}', '{}', false)",
-		"BEGIN; SELECT * FROM orch.outbox_claim_operator_rows('{}', '1 minute'); ROLLBACK",
+		"BEGIN; SELECT * FROM orch.outbox_claim_message_rows('{}', '1 minute'); ROLLBACK",
 	};
 	for (size_t i = 0; i < sizeof(sql) / sizeof(*sql); i++) {
 		PGresult *res = PQexec(w->conn, sql[i]);

@@ -11,7 +11,7 @@
  * route), route all concurrently, apply the outcomes in one transaction
  * (which also records the first publish attempt of the new operator rows),
  * acknowledge, then publish and mark those operator rows at once on the
- * worker's relay lane (relay.h: relay_publish_operator_rows). The breaker is
+ * worker's relay lane (relay.h: relay_publish_message_rows). The breaker is
  * shared.
  *
  * Routing calls: each carries an attempt number orch.pipeline_prepare took

@@ -28,17 +28,19 @@ void relay_wake(void);
 /* The doorbell for relays in other processes, rate-limited; returns true when the caller should NOTIFY now. */
 int relay_should_notify(void);
 /*
- * The operator fast path (the pipeline's own lane): right after the
- * transaction that made messages ROUTED committed their operator rows
- * already stamped (orch.pipeline_apply with p_publish_now), publishes those
- * rows on the caller's connection and marks them (the messages become
- * SUBMITTED), without waiting for the relay thread. message_ids is a uuid[]
- * literal. Rows the relay holds are skipped (it publishes them); rows left
- * because of an error stay for the relay. Returns the rows handled, or -1.
+ * The writers' fast path (a lane of the caller's own): right after the
+ * transaction that wrote outbox rows of these messages committed (the
+ * accept writer's; the pipeline's ROUTED transition, which also stamped the
+ * operator rows: orch.pipeline_apply with p_publish_now), publishes their
+ * pending rows on the caller's connection and marks them (an operator
+ * row's message becomes SUBMITTED), without waiting for the relay thread.
+ * message_ids is a uuid[] literal. Rows the relay holds are skipped (it
+ * publishes them); rows left because of an error stay for the relay.
+ * Returns the rows handled, or -1.
  */
 struct relay_lane *relay_lane_new(void);
 void relay_lane_free(struct relay_lane *l);
-long relay_publish_operator_rows(struct relay_lane *l, PGconn *conn, const char *message_ids, int64_t duplicate_window_ms);
+long relay_publish_message_rows(struct relay_lane *l, PGconn *conn, const char *message_ids, int64_t duplicate_window_ms);
 /* Finishes the batch in hand and stops. */
 void relay_stop(void);
 
