@@ -28,6 +28,7 @@
 #define MAX_THREADS 16
 #define MAX_BATCH_JOBS 256
 #define MAX_BATCH_MSGS 2000
+#define FAST_PATH_MAX_JOBS 4 /* a writer publishes its own rows after a batch of at most this many requests */
 #define RECONNECT_BACKOFF_MS 1000
 #define NPARAMS 18
 
@@ -355,12 +356,13 @@ static void *writer_main(void *arg)
 		for (size_t i = 0; i < n; i++)
 			batch[i]->done(batch[i]); /* answered first; the jobs are the requests' from here on */
 		/*
-		 * The fast path: while no other request waits for this writer, it
-		 * publishes the rows it has just committed itself (a relay cycle
-		 * less before the pipeline sees the message); under load the relay
-		 * takes them in its larger batches.
+		 * The fast path: a small batch, and no other request waiting for
+		 * this writer: it publishes the rows it has just committed itself
+		 * (a relay cycle less before the pipeline sees the message). Under
+		 * load (bigger batches, a queue) the relay takes them in its larger
+		 * batches and the writer goes on writing.
 		 */
-		if (committed && lane && wc.conn && bus_connected() && queue_empty(w) &&
+		if (committed && n <= FAST_PATH_MAX_JOBS && lane && wc.conn && bus_connected() && queue_empty(w) &&
 		    relay_publish_message_rows(lane, wc.conn, ids.data, w->duplicate_window_ms) < 0)
 			log_debug("accept: rows not published at once; the relay will publish them");
 		if (committed)
