@@ -1,6 +1,8 @@
 /* PostgreSQL connection helpers (see db.h). */
 #include "db.h"
 
+#include <errno.h>
+
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -53,9 +55,34 @@ PGconn *db_connect(const char *url, const char *application_name)
 	const char *keys[] = { "dbname", "application_name", "connect_timeout", "keepalives", "keepalives_idle",
 			       "keepalives_interval", "keepalives_count", "tcp_user_timeout", NULL };
 	const char *vals[] = { url, application_name, timeout, "1", "5", "2", "3", "10000", NULL };
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
-	if (PQstatus(conn) == CONNECTION_OK) {
+	/*
+	 * Started and polled here rather than PQconnectdbParams: the notice
+	 * processor is in place before the first message from the server (a
+	 * server shutting down while we connect sends a WARNING, which libpq
+	 * would otherwise print raw on stderr). connect_timeout is ours to keep
+	 * then.
+	 */
+	PGconn *conn = PQconnectStartParams(keys, vals, 1);
+	if (conn)
 		PQsetNoticeProcessor(conn, notice_to_log, NULL);
+	if (conn && PQstatus(conn) != CONNECTION_BAD) {
+		int timeout_s = atomic_load(&connect_timeout_s);
+		int64_t deadline = mono_ms() + (timeout_s > 0 ? (int64_t)timeout_s * 1000 : INT64_C(86400000));
+		PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+		while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+			int64_t left = deadline - mono_ms();
+			struct pollfd p = { .fd = PQsocket(conn), .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT };
+			if (left <= 0 || p.fd < 0 || (poll(&p, 1, (int)left) < 0 && errno != EINTR))
+				break;
+			st = PQconnectPoll(conn);
+		}
+		if (st != PGRES_POLLING_OK && PQstatus(conn) != CONNECTION_BAD) {
+			PQfinish(conn);
+			log_error("cannot connect to PostgreSQL", "error", "connect_timeout (ORCH_DB_TIMEOUT) passed");
+			return NULL;
+		}
+	}
+	if (PQstatus(conn) == CONNECTION_OK) {
 		/*
 		 * Short statements only: JIT compiling one (its cost estimate can
 		 * pass jit_above_cost on a large outbox) would cost tens of ms.
