@@ -25,16 +25,16 @@ AS $$
 DECLARE
     n integer;
 BEGIN
-        WITH c AS MATERIALIZED (
-            SELECT o.id FROM outbox o
-            WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL AND o.subject LIKE 'smpp.operator.%'
-              AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
-            ORDER BY o.id LIMIT p_limit
-            FOR UPDATE OF o SKIP LOCKED
-        ), u AS (
-            UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM c WHERE o.id = c.id RETURNING 1
-        )
-        SELECT count(*)::integer INTO n FROM u;
+    WITH c AS MATERIALIZED (
+        SELECT o.id FROM outbox o
+        WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL AND o.subject LIKE 'smpp.operator.%'
+          AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
+        ORDER BY o.id LIMIT p_limit
+        FOR UPDATE OF o SKIP LOCKED
+    ), u AS (
+        UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM c WHERE o.id = c.id RETURNING 1
+    )
+    SELECT count(*)::integer INTO n FROM u;
     RETURN n;
 END
 $$;
@@ -55,18 +55,18 @@ AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-        WITH c AS MATERIALIZED (
-            SELECT o.id FROM outbox o
-            WHERE o.published_at IS NULL
-              AND (o.subject NOT LIKE 'smpp.operator.%'
-                   OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
-                       AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'))
-            ORDER BY o.id LIMIT p_limit
-            FOR UPDATE OF o SKIP LOCKED
-        )
-        SELECT o.id, o.msg_id, o.subject, o.headers::text, o.payload::text
-        FROM c JOIN outbox o ON o.id = c.id
-        ORDER BY o.id;
+    WITH c AS MATERIALIZED (
+        SELECT o.id FROM outbox o
+        WHERE o.published_at IS NULL
+          AND (o.subject NOT LIKE 'smpp.operator.%'
+               OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
+                   AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'))
+        ORDER BY o.id LIMIT p_limit
+        FOR UPDATE OF o SKIP LOCKED
+    )
+    SELECT o.id, o.msg_id, o.subject, o.headers::text, o.payload::text
+    FROM c JOIN outbox o ON o.id = c.id
+    ORDER BY o.id;
 END
 $$;
 
@@ -109,15 +109,15 @@ AS $$
 DECLARE
     n integer;
 BEGIN
-        WITH u AS (
-            UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL,
-                              first_attempt_at = coalesce(first_attempt_at, clock_timestamp())
-            WHERE id = ANY (p_ids) AND published_at IS NULL
-            RETURNING message_id, subject
-        )
-        SELECT count(*)::integer INTO n
-        FROM transition_many(ARRAY(SELECT u.message_id FROM u WHERE u.subject LIKE 'smpp.operator.%'),
-                             'ROUTED', 'SUBMITTED');
+    WITH u AS (
+        UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL,
+                          first_attempt_at = coalesce(first_attempt_at, clock_timestamp())
+        WHERE id = ANY (p_ids) AND published_at IS NULL
+        RETURNING message_id, subject
+    )
+    SELECT count(*)::integer INTO n
+    FROM transition_many(ARRAY(SELECT u.message_id FROM u WHERE u.subject LIKE 'smpp.operator.%'),
+                         'ROUTED', 'SUBMITTED');
     RETURN n;
 END
 $$;
@@ -127,9 +127,9 @@ RETURNS void LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
 BEGIN
-        UPDATE outbox SET attempts = attempts + 1, last_error = left(p_error, 500),
-                          first_attempt_at = coalesce(first_attempt_at, clock_timestamp())
-        WHERE id = ANY (p_ids) AND published_at IS NULL;
+    UPDATE outbox SET attempts = attempts + 1, last_error = left(p_error, 500),
+                      first_attempt_at = coalesce(first_attempt_at, clock_timestamp())
+    WHERE id = ANY (p_ids) AND published_at IS NULL;
 END
 $$;
 
@@ -142,14 +142,14 @@ AS $$
 DECLARE
     n integer;
 BEGIN
-        WITH c AS MATERIALIZED (
-            SELECT id FROM outbox WHERE published_at < clock_timestamp() - p_older_than
-            ORDER BY published_at LIMIT p_batch
-            FOR UPDATE SKIP LOCKED
-        ), d AS (
-            DELETE FROM outbox o USING c WHERE o.id = c.id RETURNING 1
-        )
-        SELECT count(*)::integer INTO n FROM d;
+    WITH c AS MATERIALIZED (
+        SELECT id FROM outbox WHERE published_at < clock_timestamp() - p_older_than
+        ORDER BY published_at LIMIT p_batch
+        FOR UPDATE SKIP LOCKED
+    ), d AS (
+        DELETE FROM outbox o USING c WHERE o.id = c.id RETURNING 1
+    )
+    SELECT count(*)::integer INTO n FROM d;
     RETURN n;
 END
 $$;

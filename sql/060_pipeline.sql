@@ -11,7 +11,7 @@
 
 -- Why a message may not be sent, or NULL: the longest blocklisted prefix,
 -- a suspended account, a sender the account may not use.
--- (No SET clause, names qualified: the planner inlines it.)
+-- (No SET clause, names qualified: with one, every call would be planned again.)
 CREATE OR REPLACE FUNCTION orch.rejection_reason(m orch.sms_messages)
 RETURNS text LANGUAGE sql STABLE
 AS $$
@@ -151,12 +151,12 @@ AS $$
 DECLARE
     n integer;
 BEGIN
-        SELECT count(*)::integer INTO n
-        FROM transition_many(ARRAY(
-            SELECT s.id FROM sms_messages s
-            WHERE s.status = 'RETRY_SCHEDULED' AND s.next_attempt_at <= clock_timestamp()
-            ORDER BY s.next_attempt_at LIMIT p_limit
-            FOR UPDATE SKIP LOCKED), 'RETRY_SCHEDULED', 'QUEUED');
+    SELECT count(*)::integer INTO n
+    FROM transition_many(ARRAY(
+        SELECT s.id FROM sms_messages s
+        WHERE s.status = 'RETRY_SCHEDULED' AND s.next_attempt_at <= clock_timestamp()
+        ORDER BY s.next_attempt_at LIMIT p_limit
+        FOR UPDATE SKIP LOCKED), 'RETRY_SCHEDULED', 'QUEUED');
     RETURN n;
 END
 $$;
