@@ -325,8 +325,8 @@ static size_t committed_ids(struct accept_job **jobs, size_t n, struct buf *out)
 	for (size_t i = 0; i < n; i++) {
 		if (jobs[i]->outcome != ACCEPT_COMMITTED)
 			continue;
-		for (size_t k = 0; k < jobs[i]->nmsgs; k++)
-			buf_addf(out, "%s%s", count++ ? "," : "", jobs[i]->msgs[k].id);
+		for (size_t k = 0; k < jobs[i]->nmsgs; k++, count++)
+			db_array_add(out, jobs[i]->msgs[k].id);
 	}
 	buf_addc(out, '}');
 	return count;

@@ -63,6 +63,19 @@ PGconn *dbpool_get(struct dbpool *p)
 	return c;
 }
 
+void dbpool_put(struct dbpool *p, PGconn *conn)
+{
+	pthread_mutex_lock(&p->lock);
+	if (PQstatus(conn) == CONNECTION_OK) {
+		p->conns[p->idle++] = conn;
+	} else {
+		PQfinish(conn);
+		p->open--;
+	}
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
 int dbpool_fill(struct dbpool *p, int n)
 {
 	int opened = 0;
@@ -81,26 +94,10 @@ int dbpool_fill(struct dbpool *p, int n)
 			pthread_mutex_unlock(&p->lock);
 			break;
 		}
-		pthread_mutex_lock(&p->lock);
-		p->conns[p->idle++] = c;
-		pthread_cond_signal(&p->cond);
-		pthread_mutex_unlock(&p->lock);
+		dbpool_put(p, c);
 		opened++;
 	}
 	return opened;
-}
-
-void dbpool_put(struct dbpool *p, PGconn *conn)
-{
-	pthread_mutex_lock(&p->lock);
-	if (PQstatus(conn) == CONNECTION_OK) {
-		p->conns[p->idle++] = conn;
-	} else {
-		PQfinish(conn);
-		p->open--;
-	}
-	pthread_cond_signal(&p->cond);
-	pthread_mutex_unlock(&p->lock);
 }
 
 void dbpool_free(struct dbpool *p)

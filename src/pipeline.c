@@ -341,8 +341,10 @@ static void publish_routed(struct worker *w, const struct item *items, int n)
 	buf_addc(&ids, '{');
 	int routed = 0;
 	for (int i = 0; i < n; i++) {
-		if (items[i].decision == D_ROUTED)
-			buf_addf(&ids, "%s%s", routed++ ? "," : "", items[i].id);
+		if (items[i].decision == D_ROUTED) {
+			db_array_add(&ids, items[i].id);
+			routed++;
+		}
 	}
 	buf_addc(&ids, '}');
 	if (routed > 0 && relay_publish_message_rows(w->lane, w->conn, ids.data, pl.cfg->nats_duplicate_window_ms) < 0)

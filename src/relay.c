@@ -438,6 +438,30 @@ static void back_off(const char *why)
 	wait_for_work(relay.backoff_ms);
 }
 
+/*
+ * The rest of a batch whose rows the lane has claimed (its transaction
+ * open): publish, mark, commit. Returns the rows handled (0: none were
+ * claimed), -1 on failure.
+ */
+static long publish_claimed(struct relay_lane *l, int64_t start_us)
+{
+	size_t n = l->nrows;
+	long rc = 0;
+	if (n == 0) {
+		rc = db_exec(l->conn, "COMMIT", "relay commit") ? -1 : 0;
+	} else {
+		publish_all(l);
+		if (relay.fault_exit_after_publish) {
+			log_warn("ORCH_TEST_FAULT=relay_exit_after_publish: exiting before marking the batch");
+			_exit(70);
+		}
+		rc = mark(l) == 0 ? (long)n : -1;
+		metrics_relay_batch((unsigned)n, mono_us() - start_us);
+	}
+	free_rows(l);
+	return rc;
+}
+
 /* One batch; returns the number of rows handled (0: nothing pending), -1 on failure. */
 static long one_batch(void)
 {
@@ -448,20 +472,7 @@ static long one_batch(void)
 		PQclear(res);
 		return -1;
 	}
-	size_t n = l->nrows;
-	if (n == 0) {
-		free_rows(l);
-		return db_exec(l->conn, "COMMIT", "relay commit") ? -1 : 0;
-	}
-	publish_all(l);
-	if (relay.fault_exit_after_publish) {
-		log_warn("ORCH_TEST_FAULT=relay_exit_after_publish: exiting before marking the batch");
-		_exit(70);
-	}
-	long failed = mark(l);
-	free_rows(l);
-	metrics_relay_batch((unsigned)n, mono_us() - start);
-	return failed == 0 ? (long)n : -1;
+	return publish_claimed(l, start);
 }
 
 static void *relay_main(void *arg)
@@ -545,7 +556,6 @@ long relay_publish_message_rows(struct relay_lane *l, PGconn *conn, const char *
 		return 0;
 	char window[32];
 	snprintf(window, sizeof(window), "%lld milliseconds", (long long)duplicate_window_ms);
-	l->conn = conn;
 	int64_t start = mono_us();
 	if (begin_marking(conn))
 		return -1;
@@ -556,19 +566,10 @@ long relay_publish_message_rows(struct relay_lane *l, PGconn *conn, const char *
 	if (load_rows(l, res)) {
 		res = PQexec(conn, "ROLLBACK");
 		PQclear(res);
-		l->conn = NULL;
 		return -1;
 	}
-	size_t n = l->nrows;
-	long rc = 0;
-	if (n == 0) {
-		rc = db_exec(conn, "COMMIT", "relay commit") ? -1 : 0;
-	} else {
-		publish_all(l);
-		rc = mark(l) == 0 ? (long)n : -1;
-		metrics_relay_batch((unsigned)n, mono_us() - start);
-	}
-	free_rows(l);
+	l->conn = conn; /* borrowed for the batch */
+	long rc = publish_claimed(l, start);
 	l->conn = NULL;
 	return rc;
 }
