@@ -23,6 +23,15 @@ $$;
 -- transition so every event has one shape. Plain SQL and STABLE (what they
 -- call is), so the planner inlines them instead of running each per row.
 
+-- The subject suffix of a priority lane (events.md, as documented in
+-- docs/events.md): high messages go on sms.outbound.request.high and
+-- sms.outbound.retry.high, which the pipeline's high lane consumes.
+CREATE OR REPLACE FUNCTION orch.lane_suffix(p_priority text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN p_priority = 'high' THEN '.high' ELSE '' END
+$$;
+
 -- The NATS headers of events.md for an outbox row of message m.
 CREATE OR REPLACE FUNCTION orch.outbox_headers(m orch.sms_messages, p_msg_id uuid)
 RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE
@@ -33,7 +42,8 @@ AS $$
         'Orch-Account-Id', m.account_id,
         'X-Request-ID', m.request_id,
         'traceparent', m.traceparent,
-        'Content-Type', 'application/json'))
+        'Content-Type', 'application/json',
+        'Orch-Priority', m.priority))
 $$;
 
 -- A CloudEvents 1.0 structured envelope.
@@ -56,6 +66,7 @@ AS $$
         'error', CASE WHEN m.last_error_code IS NOT NULL AND m.status NOT IN ('QUEUED', 'ROUTED', 'SUBMITTED')
                       THEN jsonb_build_object('code', m.last_error_code, 'detail', m.last_error_detail) END,
         'clientReference', m.client_reference, 'callbackUrl', m.callback_url,
+        'bulkId', m.bulk_id, 'priority', m.priority, 'sendAt', orch.iso_time(m.send_at),
         'at', orch.iso_time(m.updated_at))
 $$;
 
@@ -84,14 +95,22 @@ DROP FUNCTION IF EXISTS orch.record_status(orch.sms_messages, text);
 --     and its stored answer is returned (accepted = false) for the caller
 --     to replay (same fingerprint) or refuse (another one);
 --   * each message in QUEUED with seq 1, its history row, its QUEUED status
---     event and its sms.outbound.request outbox row.
--- The arrays hold one element per message, in the same order.
+--     event and its sms.outbound.request outbox row (on its lane's subject);
+--     a message with a send_at is SCHEDULED instead, and gets its request
+--     when the scheduler releases it (orch.release_scheduled);
+--   * p_bulk_id on every message of a bulk request.
+-- The arrays hold one element per message, in the same order (p_priority
+-- NULL: all normal; p_send_at NULL: all at once).
+-- (It gained p_priority, p_send_at and p_bulk_id: the older definition goes first.)
+DROP FUNCTION IF EXISTS orch.accept(text, text, text, integer, text, timestamptz, text, text, timestamptz, uuid[],
+                                    text[], text[], text[], text[], integer[], text[], text[], timestamptz[]);
 CREATE OR REPLACE FUNCTION orch.accept(
     p_account_id text, p_idempotency_key text, p_fingerprint text,
     p_response_status integer, p_response_body text, p_idempotency_expires_at timestamptz,
     p_request_id text, p_traceparent text, p_created_at timestamptz,
     p_ids uuid[], p_to text[], p_sender text[], p_body text[], p_encoding text[], p_segments integer[],
-    p_client_reference text[], p_callback_url text[], p_valid_until timestamptz[])
+    p_client_reference text[], p_callback_url text[], p_valid_until timestamptz[],
+    p_priority text[] DEFAULT NULL, p_send_at timestamptz[] DEFAULT NULL, p_bulk_id uuid DEFAULT NULL)
 RETURNS TABLE (accepted boolean, response_status integer, response_body text, fingerprint text)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
@@ -117,27 +136,34 @@ BEGIN
     END IF;
 
     WITH m AS (
-        INSERT INTO sms_messages (id, account_id, to_e164, sender, body, encoding, segments, client_reference,
-                                  callback_url, valid_until, idempotency_key, request_id, traceparent,
-                                  created_at, updated_at)
-        SELECT u.id, p_account_id, u.to_e164, u.sender, u.body, u.encoding, u.segments, u.client_reference,
+        INSERT INTO sms_messages (id, account_id, status, to_e164, sender, body, encoding, segments,
+                                  client_reference, callback_url, valid_until, idempotency_key, request_id,
+                                  traceparent, created_at, updated_at, priority, send_at, bulk_id)
+        SELECT u.id, p_account_id, CASE WHEN u.send_at IS NULL THEN 'QUEUED' ELSE 'SCHEDULED' END,
+               u.to_e164, u.sender, u.body, u.encoding, u.segments, u.client_reference,
                u.callback_url, u.valid_until, p_idempotency_key, p_request_id, p_traceparent,
-               p_created_at, p_created_at
+               p_created_at, p_created_at, coalesce(u.priority, 'normal'), u.send_at, p_bulk_id
         FROM unnest(p_ids, p_to, p_sender, p_body, p_encoding, p_segments, p_client_reference,
-                    p_callback_url, p_valid_until)
-             AS u(id, to_e164, sender, body, encoding, segments, client_reference, callback_url, valid_until)
+                    p_callback_url, p_valid_until,
+                    coalesce(p_priority, array_fill(NULL::text, ARRAY[cardinality(p_ids)])),
+                    coalesce(p_send_at, array_fill(NULL::timestamptz, ARRAY[cardinality(p_ids)])))
+             AS u(id, to_e164, sender, body, encoding, segments, client_reference, callback_url, valid_until,
+                  priority, send_at)
         RETURNING *
     ), h AS (
         INSERT INTO sms_status_history (message_id, seq, status, at)
-        SELECT m.id, 1, 'QUEUED', m.created_at FROM m
+        SELECT m.id, 1, m.status, m.created_at FROM m
     )
-    INSERT INTO outbox (msg_id, subject, message_id, headers, payload)
+    INSERT INTO outbox (msg_id, subject, message_id, headers, payload, priority)
     SELECT e.msg_id, e.subject, m.id, outbox_headers(ROW(m.*)::sms_messages, e.msg_id),
-           cloudevent(e.msg_id, e.subject, m.created_at, e.data)
+           cloudevent(e.msg_id, e.type, m.created_at, e.data), m.priority
     FROM m CROSS JOIN LATERAL (VALUES
-        (gen_random_uuid(), 'sms.events.status', status_event_data(ROW(m.*)::sms_messages, NULL), 1),
-        (gen_random_uuid(), 'sms.outbound.request',
-         jsonb_build_object('messageId', m.id, 'accountId', m.account_id, 'attempt', 0), 2)) AS e(msg_id, subject, data, ord)
+        (gen_random_uuid(), 'sms.events.status', 'sms.events.status',
+         status_event_data(ROW(m.*)::sms_messages, NULL), 1),
+        (gen_random_uuid(), 'sms.outbound.request' || lane_suffix(m.priority), 'sms.outbound.request',
+         jsonb_build_object('messageId', m.id, 'accountId', m.account_id, 'attempt', 0), 2))
+        AS e(msg_id, subject, type, data, ord)
+    WHERE e.ord = 1 OR m.status = 'QUEUED'
     ORDER BY m.id, e.ord;
 
     RETURN QUERY SELECT true, p_response_status, NULL::text, p_fingerprint;
@@ -184,18 +210,24 @@ AS $$
             'messageId', m.id, 'accountId', m.account_id, 'operatorId', m.operator_id,
             'routeId', m.route_id, 'to', m.to_e164, 'from', m.sender, 'body', m.body,
             'encoding', m.encoding, 'segments', m.segments, 'validUntil', orch.iso_time(m.valid_until),
-            'clientReference', m.client_reference)
+            'clientReference', m.client_reference, 'priority', m.priority)
     WHERE m.status = 'ROUTED'
     UNION ALL
-    SELECT 'sms.outbound.retry', 'sms.outbound.retry',
+    SELECT 'sms.outbound.retry' || orch.lane_suffix(m.priority), 'sms.outbound.retry',
            jsonb_build_object('messageId', m.id, 'accountId', m.account_id, 'attempt', m.attempt_count)
     WHERE m.status = 'QUEUED' AND p_previous = 'RETRY_SCHEDULED'
+    UNION ALL
+    -- A scheduled message released: its first request, as accept writes it for one sent at once.
+    SELECT 'sms.outbound.request' || orch.lane_suffix(m.priority), 'sms.outbound.request',
+           jsonb_build_object('messageId', m.id, 'accountId', m.account_id, 'attempt', m.attempt_count)
+    WHERE m.status = 'QUEUED' AND p_previous = 'SCHEDULED'
     UNION ALL
     SELECT 'sms.outbound.deadletter', 'sms.outbound.deadletter', jsonb_build_object(
             'messageId', m.id, 'accountId', m.account_id, 'status', m.status,
             'reason', m.last_error_code, 'attempts', m.attempt_count,
             'lastError', m.last_error_detail, 'to', m.to_e164, 'from', m.sender,
-            'clientReference', m.client_reference, 'at', orch.iso_time(m.updated_at))
+            'clientReference', m.client_reference, 'bulkId', m.bulk_id, 'priority', m.priority,
+            'at', orch.iso_time(m.updated_at))
     WHERE m.status IN ('FAILED', 'REJECTED', 'EXPIRED')
 $$;
 
@@ -330,10 +362,14 @@ BEGIN
         SELECT m.id, 2, n.subject, n.type, n.data, ROW(m.*)::sms_messages, gen_random_uuid()
         FROM m CROSS JOIN LATERAL next_step(ROW(m.*)::sms_messages, p_expected) n
     ), o AS (
-        INSERT INTO outbox (msg_id, subject, message_id, headers, payload, first_attempt_at)
+        INSERT INTO outbox (msg_id, subject, message_id, headers, payload, first_attempt_at, priority)
         SELECT e.msg_id, e.subject, e.mid, outbox_headers(e.msg, e.msg_id),
                cloudevent(e.msg_id, e.type, clock_timestamp(), e.data),
-               CASE WHEN p_stamp_operator_rows AND e.ord = 2 AND p_new = 'ROUTED' THEN clock_timestamp() END
+               -- (an operator with a throughput limit: its rows are stamped when its bucket grants them)
+               CASE WHEN p_stamp_operator_rows AND e.ord = 2 AND p_new = 'ROUTED'
+                         AND NOT EXISTS (SELECT 1 FROM operator_limits l WHERE l.operator_id = (e.msg).operator_id)
+                    THEN clock_timestamp() END,
+               (e.msg).priority
         FROM e
         ORDER BY e.mid, e.ord
     )

@@ -17,56 +17,125 @@
 -- the outbox" (published, or withdrawn), and a NULL one means pending.
 
 -- Operator rows of ROUTED messages only (one primary-key probe each, as in
--- the claim below).
+-- the claim below); high rows first, then in id order. An operator with a
+-- row in orch.operator_limits gets only as many rows stamped as its token
+-- bucket (orch.operator_buckets) holds: the bucket row is locked for this
+-- statement, so two instances never grant the same tokens (one that finds
+-- it locked leaves that operator's rows for its next round), and tokens are
+-- taken when a row is stamped, that is just before it is published. A row
+-- over the limit stays unstamped, its message ROUTED: it waits, in order,
+-- and never ages towards the duplicate window.
 CREATE OR REPLACE FUNCTION orch.outbox_stamp_operator_rows(p_limit integer)
 RETURNS integer LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
 DECLARE
     n integer;
+    v_limited boolean := EXISTS (SELECT 1 FROM operator_limits);
 BEGIN
-    WITH c AS MATERIALIZED (
-        SELECT o.id FROM outbox o
+    IF v_limited THEN
+        -- A new limit starts with a full bucket.
+        INSERT INTO operator_buckets (operator_id, tokens, refilled_at)
+        SELECT l.operator_id, l.burst, clock_timestamp() FROM operator_limits l
+        WHERE NOT EXISTS (SELECT 1 FROM operator_buckets b WHERE b.operator_id = l.operator_id)
+        ON CONFLICT DO NOTHING;
+    END IF;
+    WITH lim AS MATERIALIZED (
+        -- The buckets this statement holds, with what they hold now (refilled lazily, capped at burst).
+        SELECT b.operator_id,
+               floor(least(l.burst::double precision,
+                           b.tokens + l.max_per_second
+                                      * greatest(0, extract(epoch FROM clock_timestamp() - b.refilled_at))))::integer AS avail
+        FROM operator_buckets b JOIN operator_limits l ON l.operator_id = b.operator_id
+        WHERE v_limited
+        FOR UPDATE OF b SKIP LOCKED
+    ), blocked AS MATERIALIZED (
+        -- Operators whose rows may not be stamped now: limited, and an empty bucket or one another instance holds.
+        SELECT l.operator_id FROM operator_limits l
+        WHERE v_limited AND NOT EXISTS (SELECT 1 FROM lim WHERE lim.operator_id = l.operator_id AND lim.avail >= 1)
+    ), ch AS MATERIALIZED (
+        SELECT o.id, o.priority, substr(o.subject, 15) AS operator_id FROM outbox o
         WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL AND o.subject LIKE 'smpp.operator.%'
+          AND o.priority = 'high'
+          AND (NOT v_limited OR substr(o.subject, 15) NOT IN (SELECT blocked.operator_id FROM blocked))
           AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
         ORDER BY o.id LIMIT p_limit
         FOR UPDATE OF o SKIP LOCKED
+    ), cn AS MATERIALIZED (
+        SELECT o.id, o.priority, substr(o.subject, 15) AS operator_id FROM outbox o
+        WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL AND o.subject LIKE 'smpp.operator.%'
+          AND o.priority = 'normal'
+          AND (NOT v_limited OR substr(o.subject, 15) NOT IN (SELECT blocked.operator_id FROM blocked))
+          AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
+        ORDER BY o.id LIMIT p_limit
+        FOR UPDATE OF o SKIP LOCKED
+    ), c AS (
+        SELECT * FROM ch UNION ALL SELECT * FROM cn
+    ), ranked AS MATERIALIZED (
+        SELECT c.id, c.operator_id, lim.avail,
+               row_number() OVER (PARTITION BY c.operator_id ORDER BY c.priority = 'high' DESC, c.id) AS k,
+               row_number() OVER (ORDER BY c.priority = 'high' DESC, c.id) AS overall
+        FROM c LEFT JOIN lim ON lim.operator_id = c.operator_id
+    ), chosen AS MATERIALIZED (
+        SELECT r.id, r.operator_id, r.avail FROM ranked r
+        WHERE (r.avail IS NULL OR r.k <= r.avail)
+        ORDER BY r.overall LIMIT p_limit
     ), u AS (
-        UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM c WHERE o.id = c.id RETURNING 1
+        UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM chosen WHERE o.id = chosen.id RETURNING 1
+    ), t AS (
+        UPDATE operator_buckets b SET tokens = g.avail - g.taken, refilled_at = clock_timestamp()
+        FROM (SELECT chosen.operator_id, min(chosen.avail) AS avail, count(*) AS taken
+              FROM chosen WHERE chosen.avail IS NOT NULL GROUP BY chosen.operator_id) g
+        WHERE b.operator_id = g.operator_id
+        RETURNING 1
     )
     SELECT count(*)::integer INTO n FROM u;
     RETURN n;
 END
 $$;
 
--- The next pending rows, locked for the caller's transaction. Operator rows
--- are returned only when stamped, still inside the duplicate window, and
--- their message still ROUTED; older ones are left to reconciliation
--- (stuck_routed), and those of a message that is no longer ROUTED to their
--- withdrawal. The message check is a scalar subquery on purpose: one
--- primary-key probe per operator row reached, none for other rows (an
--- EXISTS here may be planned as a hash of every ROUTED message, built on
--- each call: slow exactly when a backlog of ROUTED messages builds up).
+-- The next pending rows, locked for the caller's transaction: high rows
+-- first, up to nine tenths of p_limit when normal rows wait too (normal
+-- keeps at least a tenth of the work, domain.md), then normal rows, each
+-- lane in id order. Operator rows are returned only when stamped, still
+-- inside the duplicate window, and their message still ROUTED; older ones
+-- are left to reconciliation (stuck_routed), and those of a message that is
+-- no longer ROUTED to their withdrawal. The message check is a scalar
+-- subquery on purpose: one primary-key probe per operator row reached, none
+-- for other rows (an EXISTS here may be planned as a hash of every ROUTED
+-- message, built on each call: slow exactly when a backlog of ROUTED
+-- messages builds up).
 CREATE OR REPLACE FUNCTION orch.outbox_claim(p_limit integer, p_duplicate_window interval)
 RETURNS TABLE (id bigint, msg_id uuid, subject text, headers text, payload text)
 LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
+DECLARE
+    v_high bigint[];
+    v_normal bigint[];
 BEGIN
-    RETURN QUERY
-    WITH c AS MATERIALIZED (
+    v_high := ARRAY(
         SELECT o.id FROM outbox o
-        WHERE o.published_at IS NULL
+        WHERE o.published_at IS NULL AND o.priority = 'high'
           AND (o.subject NOT LIKE 'smpp.operator.%'
                OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
                    AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'))
-        ORDER BY o.id LIMIT p_limit
-        FOR UPDATE OF o SKIP LOCKED
-    )
+        ORDER BY o.id LIMIT greatest(1, p_limit - p_limit / 10)
+        FOR UPDATE OF o SKIP LOCKED);
+    v_normal := ARRAY(
+        SELECT o.id FROM outbox o
+        WHERE o.published_at IS NULL AND o.priority = 'normal'
+          AND (o.subject NOT LIKE 'smpp.operator.%'
+               OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
+                   AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'))
+        ORDER BY o.id LIMIT greatest(0, p_limit - cardinality(v_high))
+        FOR UPDATE OF o SKIP LOCKED);
+    RETURN QUERY
     SELECT o.id, o.msg_id, o.subject, o.headers::text, o.payload::text
-    FROM c JOIN outbox o ON o.id = c.id
-    ORDER BY o.id;
+    FROM outbox o
+    WHERE o.id = ANY (v_high || v_normal)
+    ORDER BY o.priority = 'high' DESC, o.id;
 END
 $$;
 
@@ -154,8 +223,8 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION orch.outbox_stamp_operator_rows(integer) IS 'Relay step 1: records (and commits) the first publish attempt of the next smpp.operator rows (of ROUTED messages only) before they are published';
-COMMENT ON FUNCTION orch.outbox_claim(integer, interval) IS 'Relay step 2: locks the next pending rows (FOR UPDATE SKIP LOCKED) for publishing; operator rows only when stamped, inside the duplicate window and their message still ROUTED';
+COMMENT ON FUNCTION orch.outbox_stamp_operator_rows(integer) IS 'Relay step 1: records (and commits) the first publish attempt of the next smpp.operator rows (of ROUTED messages only, high first, within each limited operator''s token bucket) before they are published';
+COMMENT ON FUNCTION orch.outbox_claim(integer, interval) IS 'Relay step 2: locks the next pending rows (FOR UPDATE SKIP LOCKED) for publishing, high first (at most 9/10 of the batch), then normal; operator rows only when stamped, inside the duplicate window and their message still ROUTED';
 COMMENT ON FUNCTION orch.outbox_claim_message_rows(uuid[], interval) IS 'Fast path of the accept writer and the pipeline: locks the pending rows of the given messages (operator rows only when stamped, in the window, message ROUTED; SKIP LOCKED) for publishing at once';
 COMMENT ON FUNCTION orch.outbox_mark_published(bigint[]) IS 'Marks acknowledged rows published and moves their operator messages ROUTED -> SUBMITTED; returns how many moved';
 COMMENT ON FUNCTION orch.outbox_mark_failed(bigint[], text) IS 'Records a failed publish attempt (attempts, last_error)';

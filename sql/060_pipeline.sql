@@ -142,8 +142,8 @@ END
 $$;
 
 -- The retry scheduler: due RETRY_SCHEDULED messages become QUEUED again
--- (with their sms.outbound.retry outbox row). Several schedulers never take
--- the same message (SKIP LOCKED). Returns how many.
+-- (with their sms.outbound.retry outbox row), high ones first. Several
+-- schedulers never take the same message (SKIP LOCKED). Returns how many.
 CREATE OR REPLACE FUNCTION orch.retry_due(p_limit integer)
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
@@ -155,9 +155,40 @@ BEGIN
     FROM transition_many(ARRAY(
         SELECT s.id FROM sms_messages s
         WHERE s.status = 'RETRY_SCHEDULED' AND s.next_attempt_at <= clock_timestamp()
-        ORDER BY s.next_attempt_at LIMIT p_limit
+        ORDER BY s.priority = 'high' DESC, s.next_attempt_at LIMIT p_limit
         FOR UPDATE SKIP LOCKED), 'RETRY_SCHEDULED', 'QUEUED');
     RETURN n;
+END
+$$;
+
+-- The scheduler's release of scheduled messages (api.md, sendAt): due
+-- SCHEDULED messages become QUEUED, in send_at order (high first within a
+-- moment), many per transaction, each with its sms.outbound.request row.
+-- Several schedulers never take the same message (SKIP LOCKED). One past
+-- its valid_until meanwhile becomes EXPIRED instead (with its dead letter).
+-- Returns how many were released or expired.
+CREATE OR REPLACE FUNCTION orch.release_scheduled(p_limit integer)
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_due uuid[];
+    v_expired uuid[];
+    n integer;
+BEGIN
+    SELECT array_agg(d.id) FILTER (WHERE d.valid_until > clock_timestamp()),
+           array_agg(d.id) FILTER (WHERE d.valid_until <= clock_timestamp())
+    INTO v_due, v_expired
+    FROM (SELECT s.id, s.valid_until FROM sms_messages s
+          WHERE s.status = 'SCHEDULED' AND s.send_at <= clock_timestamp()
+          ORDER BY s.send_at, s.priority = 'high' DESC, s.id LIMIT p_limit
+          FOR UPDATE SKIP LOCKED) d;
+    SELECT count(*)::integer INTO n FROM transition_many(v_due, 'SCHEDULED', 'QUEUED');
+    RETURN n + (SELECT count(*)::integer FROM transition_many(
+        v_expired, 'SCHEDULED', 'EXPIRED',
+        array_fill('expired'::text, ARRAY[coalesce(cardinality(v_expired), 0)]),
+        array_fill('valid_until passed before the scheduled message was released'::text,
+                   ARRAY[coalesce(cardinality(v_expired), 0)])));
 END
 $$;
 
@@ -169,8 +200,20 @@ AS $$
     SELECT min(next_attempt_at) FROM sms_messages WHERE status = 'RETRY_SCHEDULED'
 $$;
 
+-- When the scheduler should wake next for anything: the earliest due
+-- retry or scheduled release, or NULL (two index probes).
+CREATE OR REPLACE FUNCTION orch.next_due_at()
+RETURNS timestamptz LANGUAGE sql STABLE
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+    SELECT least((SELECT min(next_attempt_at) FROM sms_messages WHERE status = 'RETRY_SCHEDULED'),
+                 (SELECT min(send_at) FROM sms_messages WHERE status = 'SCHEDULED'))
+$$;
+
 COMMENT ON FUNCTION orch.rejection_reason(orch.sms_messages) IS 'Domain validation: the blocklist reason (longest prefix), account_suspended or sender_not_allowed; NULL when the message may be sent';
 COMMENT ON FUNCTION orch.pipeline_prepare(uuid[]) IS 'Pipeline stages 1-2 for a batch: skip what is not QUEUED, make EXPIRED / REJECTED at once, return routing inputs for the rest';
 COMMENT ON FUNCTION orch.pipeline_apply(uuid[], text[], text[], text[], text[], text[], timestamptz[], boolean) IS 'Pipeline stages 3-5 for a batch: ROUTED / RETRY_SCHEDULED / FAILED as compare-and-set transitions; with p_publish_now the operator rows are stamped for the caller to publish at once; returns how many missed';
 COMMENT ON FUNCTION orch.retry_due(integer) IS 'Retry scheduler: due RETRY_SCHEDULED messages become QUEUED with an sms.outbound.retry row; returns how many';
 COMMENT ON FUNCTION orch.next_retry_at() IS 'The earliest next_attempt_at of RETRY_SCHEDULED messages';
+COMMENT ON FUNCTION orch.release_scheduled(integer) IS 'Scheduler: due SCHEDULED messages become QUEUED (with their sms.outbound.request row) in send_at order, or EXPIRED when past valid_until; returns how many';
+COMMENT ON FUNCTION orch.next_due_at() IS 'The earliest due retry (next_attempt_at) or scheduled release (send_at), NULL when none';

@@ -17,6 +17,9 @@
 --                           not ROUTED (any more)                          -> row withdrawn, never published
 --   queued_stuck            QUEUED > stuck_after, no request pending       -> publish sms.outbound.request again
 --   retry_overdue           RETRY_SCHEDULED overdue by > stuck_after       -> QUEUED now (sms.outbound.retry)
+--   scheduled_overdue       SCHEDULED past send_at by > stuck_after         -> QUEUED now (sms.outbound.request)
+--   operator_limit_waiting  ROUTED, operator row never attempted, operator
+--                           with a throughput limit: waiting for its bucket -> nothing (not stuck)
 
 CREATE OR REPLACE FUNCTION orch.reconcile(p_dry_run boolean, p_stuck_after interval, p_duplicate_window interval,
                                           p_limit integer DEFAULT 10000)
@@ -64,18 +67,24 @@ BEGIN
     v_found := v_found || jsonb_build_object('routed_past_window', jsonb_build_object('found', n_found, 'repaired', n_fixed));
 
     -- routed_in_window and routed_never_attempted: the relay will publish them; wake it.
-    FOR r IN SELECT (o.first_attempt_at IS NOT NULL) AS attempted, count(*) AS n FROM sms_messages m
+    -- A never attempted row of an operator with a throughput limit is waiting for its bucket
+    -- (domain.md): not stuck, only counted (operator_limit_waiting, nothing to repair).
+    FOR r IN SELECT CASE WHEN o.first_attempt_at IS NOT NULL THEN 'routed_in_window'
+                         WHEN EXISTS (SELECT 1 FROM operator_limits l WHERE l.operator_id = m.operator_id)
+                         THEN 'operator_limit_waiting'
+                         ELSE 'routed_never_attempted' END AS finding, count(*) AS n FROM sms_messages m
              JOIN outbox o ON o.message_id = m.id AND o.subject LIKE 'smpp.operator.%'
              WHERE m.status = 'ROUTED' AND m.updated_at < v_now - p_stuck_after AND o.published_at IS NULL
                AND (o.first_attempt_at IS NULL OR o.first_attempt_at >= v_now - p_duplicate_window)
              GROUP BY 1 LOOP
-        v_found := v_found || jsonb_build_object(
-            CASE WHEN r.attempted THEN 'routed_in_window' ELSE 'routed_never_attempted' END,
-            jsonb_build_object('found', r.n, 'repaired', CASE WHEN p_dry_run THEN 0 ELSE r.n END));
-        v_wake := true;
+        v_found := v_found || jsonb_build_object(r.finding,
+            jsonb_build_object('found', r.n,
+                               'repaired', CASE WHEN p_dry_run OR r.finding = 'operator_limit_waiting' THEN 0 ELSE r.n END));
+        v_wake := v_wake OR r.finding <> 'operator_limit_waiting';
     END LOOP;
     v_found := jsonb_build_object('routed_in_window', jsonb_build_object('found', 0, 'repaired', 0),
-                                  'routed_never_attempted', jsonb_build_object('found', 0, 'repaired', 0)) || v_found;
+                                  'routed_never_attempted', jsonb_build_object('found', 0, 'repaired', 0),
+                                  'operator_limit_waiting', jsonb_build_object('found', 0, 'repaired', 0)) || v_found;
 
     -- routed_without_row: nothing safe to do automatically.
     n_found := 0;
@@ -92,7 +101,7 @@ BEGIN
     -- expired
     n_found := 0; n_fixed := 0;
     FOR r IN SELECT m.id, m.status FROM sms_messages m
-             WHERE m.status IN ('QUEUED', 'RETRY_SCHEDULED', 'ROUTED') AND m.valid_until < v_now
+             WHERE m.status IN ('QUEUED', 'RETRY_SCHEDULED', 'ROUTED', 'SCHEDULED') AND m.valid_until < v_now
                AND NOT (m.status = 'ROUTED' AND EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id
                         AND o.subject LIKE 'smpp.operator.%' AND o.first_attempt_at IS NOT NULL))
              ORDER BY m.valid_until LIMIT p_limit LOOP
@@ -131,11 +140,12 @@ BEGIN
     FOR v_msg IN SELECT s.* FROM sms_messages s
              WHERE s.status = 'QUEUED' AND s.updated_at < v_now - p_stuck_after
                AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = s.id AND o.published_at IS NULL
-                               AND o.subject IN ('sms.outbound.request', 'sms.outbound.retry'))
+                               AND o.subject IN ('sms.outbound.request', 'sms.outbound.retry',
+                                                 'sms.outbound.request.high', 'sms.outbound.retry.high'))
              ORDER BY s.updated_at LIMIT p_limit LOOP
         n_found := n_found + 1;
         IF NOT p_dry_run THEN
-            PERFORM enqueue('sms.outbound.request', 'sms.outbound.request', v_msg,
+            PERFORM enqueue('sms.outbound.request' || lane_suffix(v_msg.priority), 'sms.outbound.request', v_msg,
                             jsonb_build_object('messageId', v_msg.id, 'accountId', v_msg.account_id,
                                                'attempt', v_msg.attempt_count));
             n_fixed := n_fixed + 1;
@@ -156,6 +166,19 @@ BEGIN
         END IF;
     END LOOP;
     v_found := v_found || jsonb_build_object('retry_overdue', jsonb_build_object('found', n_found, 'repaired', n_fixed));
+
+    -- scheduled_overdue: the scheduler should have released these (it was down?).
+    n_found := 0; n_fixed := 0;
+    FOR r IN SELECT m.id FROM sms_messages m
+             WHERE m.status = 'SCHEDULED' AND m.send_at < v_now - p_stuck_after AND m.valid_until > v_now
+             ORDER BY m.send_at LIMIT p_limit LOOP
+        n_found := n_found + 1;
+        IF NOT p_dry_run AND transition(r.id, 'SCHEDULED', 'QUEUED') IS NOT NULL THEN
+            n_fixed := n_fixed + 1;
+            v_wake := true;
+        END IF;
+    END LOOP;
+    v_found := v_found || jsonb_build_object('scheduled_overdue', jsonb_build_object('found', n_found, 'repaired', n_fixed));
 
     IF v_wake AND NOT p_dry_run THEN
         PERFORM pg_notify('orch_outbox', '');

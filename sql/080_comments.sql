@@ -43,6 +43,9 @@ COMMENT ON COLUMN orch.sms_messages.request_id IS 'X-Request-ID of the accepting
 COMMENT ON COLUMN orch.sms_messages.traceparent IS 'W3C traceparent of the accepting request, carried into NATS headers';
 COMMENT ON COLUMN orch.sms_messages.created_at IS 'When the message was accepted';
 COMMENT ON COLUMN orch.sms_messages.updated_at IS 'When its status last changed';
+COMMENT ON COLUMN orch.sms_messages.priority IS 'normal or high: a high message goes before every waiting normal one at every stage (domain.md, priority)';
+COMMENT ON COLUMN orch.sms_messages.send_at IS 'When a SCHEDULED message is released (the client''s sendAt); NULL: sent at once';
+COMMENT ON COLUMN orch.sms_messages.bulk_id IS 'The bulk request that accepted the message (bulkId); NULL for send';
 
 COMMENT ON TABLE orch.sms_status_history IS 'Every state a message went through, in seq order (what GET /v1/sms/{id} shows)';
 COMMENT ON COLUMN orch.sms_status_history.message_id IS 'The message';
@@ -64,6 +67,7 @@ COMMENT ON COLUMN orch.outbox.created_at IS 'When the row was written';
 COMMENT ON COLUMN orch.outbox.first_attempt_at IS 'First publish attempt; an smpp.operator row whose first attempt is older than the duplicate window is never republished. A withdrawn row never attempted gets the withdrawal time (set whenever published_at is)';
 COMMENT ON COLUMN orch.outbox.attempts IS 'Publish attempts so far';
 COMMENT ON COLUMN orch.outbox.last_error IS 'Why the last publish attempt failed; on a withdrawn smpp.operator row, "withdrawn: the message became <STATUS> before this row was published"';
+COMMENT ON COLUMN orch.outbox.priority IS 'The lane of the row''s message: the relay claims high rows first';
 COMMENT ON COLUMN orch.outbox.published_at IS 'When the row left the outbox: JetStream acknowledged it, or (last_error "withdrawn: ...") an smpp.operator row was withdrawn unpublished because its message became FAILED or EXPIRED; NULL = pending';
 
 COMMENT ON TABLE orch.idempotency_keys IS 'Idempotency-Key records (PostgreSQL backstop of the Redis fast path), one per (account, key), kept until expires_at';
@@ -88,6 +92,28 @@ COMMENT ON COLUMN orch.account_policy.suspended IS 'True: every message of the a
 COMMENT ON COLUMN orch.account_policy.allowed_senders IS 'When not NULL, the only sender IDs the account may use (sender_not_allowed)';
 COMMENT ON COLUMN orch.account_policy.note IS 'Free text: why';
 COMMENT ON COLUMN orch.account_policy.updated_at IS 'When the policy last changed';
+
+COMMENT ON TABLE orch.operator_limits IS 'DBA-editable: per-operator throughput limits (token bucket) on publishes to smpp.operator.<operator_id>, across all serve instances; no row = no limit; a change applies within a second';
+COMMENT ON COLUMN orch.operator_limits.operator_id IS 'The operator (as routing-engine names it)';
+COMMENT ON COLUMN orch.operator_limits.max_per_second IS 'Sustained publishes per second (the bucket''s refill rate)';
+COMMENT ON COLUMN orch.operator_limits.burst IS 'Publishes allowed at once after a quiet time (the bucket''s size)';
+COMMENT ON COLUMN orch.operator_limits.note IS 'Free text: the operator''s contract, ticket';
+COMMENT ON COLUMN orch.operator_limits.updated_at IS 'When the limit last changed';
+
+COMMENT ON TABLE orch.operator_buckets IS 'The service''s own state of each limited operator''s token bucket; locked by the instance granting that operator''s next publishes';
+COMMENT ON COLUMN orch.operator_buckets.operator_id IS 'The operator (orch.operator_limits)';
+COMMENT ON COLUMN orch.operator_buckets.tokens IS 'Tokens left at refilled_at';
+COMMENT ON COLUMN orch.operator_buckets.refilled_at IS 'When tokens was last computed; the bucket refills at max_per_second since then, up to burst';
+
+COMMENT ON VIEW orch.v_operator_limits IS 'Per limited operator: its limit, bucket, and the ROUTED messages waiting for it';
+COMMENT ON COLUMN orch.v_operator_limits.operator_id IS 'The operator';
+COMMENT ON COLUMN orch.v_operator_limits.max_per_second IS 'Its limit: publishes per second';
+COMMENT ON COLUMN orch.v_operator_limits.burst IS 'Its limit: publishes at once';
+COMMENT ON COLUMN orch.v_operator_limits.tokens IS 'Tokens in its bucket at refilled_at (NULL: no publish since the limit was set)';
+COMMENT ON COLUMN orch.v_operator_limits.refilled_at IS 'When the bucket was last taken from';
+COMMENT ON COLUMN orch.v_operator_limits.waiting IS 'Operator rows waiting for the bucket (ROUTED messages, never attempted)';
+COMMENT ON COLUMN orch.v_operator_limits.oldest_waiting_since IS 'When the oldest waiting row was written';
+COMMENT ON COLUMN orch.v_operator_limits.oldest_wait IS 'How long the oldest waiting row has waited';
 
 COMMENT ON VIEW orch.v_outbox_backlog IS 'Pending outbox rows per subject with the oldest age: the relay''s backlog';
 COMMENT ON COLUMN orch.v_outbox_backlog.subject IS 'NATS subject';
@@ -126,7 +152,8 @@ COMMENT ON FUNCTION orch.stuck_messages(interval) IS 'Non-terminal messages unch
 COMMENT ON FUNCTION orch.outbox_headers(orch.sms_messages, uuid) IS 'The NATS headers (events.md) of an outbox row about a message';
 COMMENT ON FUNCTION orch.cloudevent(uuid, text, timestamptz, jsonb) IS 'A CloudEvents 1.0 structured JSON envelope';
 COMMENT ON FUNCTION orch.status_event_data(orch.sms_messages, text) IS 'The data of an sms.events.status event for a message in its new state';
-COMMENT ON FUNCTION orch.accept(text, text, text, integer, text, timestamptz, text, text, timestamptz, uuid[], text[], text[], text[], text[], integer[], text[], text[], timestamptz[]) IS 'The accept transaction of one HTTP request: idempotency record, then each message QUEUED with history, status event and sms.outbound.request; returns the stored answer instead when the key is already used';
+COMMENT ON FUNCTION orch.accept(text, text, text, integer, text, timestamptz, text, text, timestamptz, uuid[], text[], text[], text[], text[], integer[], text[], text[], timestamptz[], text[], timestamptz[], uuid) IS 'The accept transaction of one HTTP request: idempotency record, then each message QUEUED with history, status event and sms.outbound.request on its lane (SCHEDULED with its status event only, when it has a send_at), with its priority and bulk id; returns the stored answer instead when the key is already used';
+COMMENT ON FUNCTION orch.lane_suffix(text) IS 'The subject suffix of a priority lane: .high for high, empty for normal (sms.outbound.request.high, sms.outbound.retry.high)';
 COMMENT ON FUNCTION orch.outbox_backlog_estimate() IS 'Pending outbox rows estimated from the oldest and newest unpublished ids (two index probes), and the oldest one''s age in seconds';
 COMMENT ON FUNCTION orch.message_json(uuid, text) IS 'GET /v1/sms/{id}: the message and its history as JSON, NULL when unknown or another account''s';
 COMMENT ON FUNCTION orch.idempotency_lookup(text, text) IS 'The stored answer of an Idempotency-Key inside its window (fingerprint, status, body); no row when none was answered';

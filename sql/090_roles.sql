@@ -25,19 +25,21 @@ GRANT USAGE ON SCHEMA orch TO orch_app, orch_readonly;
 -- orch_readonly: read everything.
 GRANT SELECT ON ALL TABLES IN SCHEMA orch TO orch_readonly;
 GRANT EXECUTE ON FUNCTION orch.stuck_messages(interval), orch.iso_time(timestamptz),
-    orch.outbox_backlog_estimate(), orch.message_json(uuid, text) TO orch_readonly;
+    orch.outbox_backlog_estimate(), orch.message_json(uuid, text), orch.bulk_json(uuid, text),
+    orch.lane_suffix(text) TO orch_readonly;
 
 -- orch_app: read everything; write only what its roles need.
 GRANT SELECT ON ALL TABLES IN SCHEMA orch TO orch_app;
 GRANT UPDATE (first_attempt_at, attempts, last_error, published_at) ON orch.outbox TO orch_app;
 GRANT DELETE ON orch.outbox TO orch_app;
+GRANT INSERT, UPDATE ON orch.operator_buckets TO orch_app;
 GRANT INSERT, DELETE ON orch.idempotency_keys TO orch_app;
 GRANT EXECUTE ON FUNCTION
     orch.accept_message(uuid, text, text, text, text, text, integer, text, text, timestamptz, text, text, text),
     orch.transition(uuid, text, text, text, text, text, text, timestamptz, boolean),
     orch.transition_many(uuid[], text, text, text[], text[], text[], text[], timestamptz[], boolean, boolean),
     orch.accept(text, text, text, integer, text, timestamptz, text, text, timestamptz, uuid[], text[], text[],
-                text[], text[], integer[], text[], text[], timestamptz[]),
+                text[], text[], integer[], text[], text[], timestamptz[], text[], timestamptz[], uuid),
     orch.outbox_backlog_estimate(),
     orch.message_json(uuid, text),
     orch.outbox_stamp_operator_rows(integer),
@@ -50,6 +52,13 @@ GRANT EXECUTE ON FUNCTION
     orch.outbox_claim_message_rows(uuid[], interval),
     orch.retry_due(integer),
     orch.next_retry_at(),
+    orch.next_due_at(),
+    orch.release_scheduled(integer),
+    orch.cancel(text, uuid[]),
+    orch.cancel_bulk(text, uuid),
+    orch.cancelable_states(),
+    orch.bulk_json(uuid, text),
+    orch.lane_suffix(text),
     orch.reconcile(boolean, interval, interval, integer),
     orch.idempotency_purge(integer),
     orch.idempotency_lookup(text, text),

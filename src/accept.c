@@ -30,12 +30,13 @@
 #define MAX_BATCH_MSGS 2000
 #define FAST_PATH_MAX_JOBS 4 /* a writer publishes its own rows after a batch of at most this many requests */
 #define RECONNECT_BACKOFF_MS 1000
-#define NPARAMS 18
+#define NPARAMS 21
 
 static const char accept_sql[] =
 	"SELECT accepted, response_status, response_body, fingerprint FROM orch.accept("
 	"$1, $2, $3, $4::integer, $5, $6::timestamptz, $7, $8, $9::timestamptz, $10::uuid[], $11::text[], "
-	"$12::text[], $13::text[], $14::text[], $15::integer[], $16::text[], $17::text[], $18::timestamptz[])";
+	"$12::text[], $13::text[], $14::text[], $15::integer[], $16::text[], $17::text[], $18::timestamptz[], "
+	"$19::text[], $20::timestamptz[], $21::uuid)";
 
 struct accept_writer {
 	char *url;
@@ -88,7 +89,7 @@ static size_t take_batch(struct accept_writer *w, struct accept_job **batch)
 	return n;
 }
 
-enum { A_ID, A_TO, A_FROM, A_BODY, A_ENC, A_SEG, A_REF, A_CB, A_VALID, A_COUNT };
+enum { A_ID, A_TO, A_FROM, A_BODY, A_ENC, A_SEG, A_REF, A_CB, A_VALID, A_PRIO, A_SEND_AT, A_COUNT };
 
 static void build_arrays(const struct accept_job *job, struct buf arrays[A_COUNT])
 {
@@ -102,7 +103,8 @@ static void build_arrays(const struct accept_job *job, struct buf arrays[A_COUNT
 		char seg[16];
 		snprintf(seg, sizeof(seg), "%u", it->segments);
 		const char *vals[A_COUNT] = { m->id, it->to, it->from, it->body, sms_encoding_name(it->encoding), seg,
-					      it->client_reference, it->callback_url, m->valid_until };
+					      it->client_reference, it->callback_url, m->valid_until,
+					      it->high ? "high" : "normal", m->send_at[0] ? m->send_at : NULL };
 		for (int a = 0; a < A_COUNT; a++)
 			db_array_add(&arrays[a], vals[a]);
 	}
@@ -122,6 +124,7 @@ static int send_job(PGconn *conn, const struct accept_job *job)
 	};
 	for (int a = 0; a < A_COUNT; a++)
 		values[9 + a] = arrays[a].data;
+	values[9 + A_COUNT] = job->bulk_id;
 	int ok = PQsendQueryPrepared(conn, "accept", NPARAMS, values, NULL, NULL, 0);
 	for (int a = 0; a < A_COUNT; a++)
 		buf_release(&arrays[a]);
@@ -202,7 +205,7 @@ static enum batch_result write_batch(PGconn *conn, struct accept_job **jobs, siz
 static void warm(PGconn *conn)
 {
 	const char *values[NPARAMS] = { "warm-up", NULL, NULL, "202", NULL, NULL, NULL, NULL, "now",
-					"{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}" };
+					"{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}", NULL };
 	PGresult *res = PQexec(conn, "BEGIN");
 	PQclear(res);
 	res = PQexecPrepared(conn, "accept", NPARAMS, values, NULL, NULL, 0);

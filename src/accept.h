@@ -27,6 +27,7 @@ struct accept_msg {
 	char id[UUID_STR_LEN];
 	const struct sms_item *item; /* borrowed */
 	char valid_until[32];        /* RFC 3339 */
+	char send_at[32];            /* RFC 3339 when the message is scheduled (starts SCHEDULED), else "" */
 };
 
 enum accept_outcome {
@@ -49,6 +50,7 @@ struct accept_job {
 	const char *response_body;
 	char created_at[32];
 	char idem_expires_at[32];
+	const char *bulk_id;     /* the bulk request's id, NULL for send */
 	struct accept_msg *msgs;
 	size_t nmsgs;
 	/* Outputs, valid in done(). */

@@ -25,6 +25,7 @@
 
 #define SEND_LIMIT (64 * 1024)
 #define BULK_LIMIT (4 * 1024 * 1024)
+#define CANCEL_LIMIT 1024 /* a cancel takes no body; a small one ("{}") is read and ignored */
 #define DB_POOL_SIZE 8
 #define DB_POOL_WARM 2 /* connections of the GET pool opened at start */
 
@@ -158,7 +159,11 @@ static void metrics_endpoint(struct http_request *req, struct http_response *res
 static const struct http_route routes[] = {
 	{ "POST /v1/sms/send", "POST", "/v1/sms/send", false, SEND_LIMIT, api_send },
 	{ "POST /v1/sms/bulk", "POST", "/v1/sms/bulk", false, BULK_LIMIT, api_bulk },
-	{ "GET /v1/sms/{id}", "GET", "/v1/sms/", true, 0, api_get },
+	/* Patterns: the first that has the path wins, so /v1/sms/bulk/... before /v1/sms/{id}/... */
+	{ "GET /v1/sms/bulk/{bulkId}", "GET", "/v1/sms/bulk/*", true, 0, api_bulk_get },
+	{ "POST /v1/sms/bulk/{bulkId}/cancel", "POST", "/v1/sms/bulk/*/cancel", true, CANCEL_LIMIT, api_bulk_cancel },
+	{ "GET /v1/sms/{id}", "GET", "/v1/sms/*", true, 0, api_get },
+	{ "POST /v1/sms/{id}/cancel", "POST", "/v1/sms/*/cancel", true, CANCEL_LIMIT, api_cancel },
 	{ "GET /healthz", "GET", "/healthz", false, 0, healthz },
 	{ "GET /readyz", "GET", "/readyz", false, 0, readyz },
 	{ "GET /metrics", "GET", "/metrics", false, 0, metrics_endpoint },

@@ -24,6 +24,7 @@
 #include "lib/uuid.h"
 #include "lib/xmalloc.h"
 #include "metrics.h"
+#include "scheduler.h"
 #include "lib/banned.h"
 
 /* One request waiting on the accept writer; owns everything the job borrows. */
@@ -39,6 +40,7 @@ struct pending {
 	char *traceparent;
 	struct sms_item *items;
 	size_t nitems;
+	char bulk_id[UUID_STR_LEN];
 	struct buf body;
 };
 
@@ -103,11 +105,14 @@ static void add_json_field(struct buf *b, const char *name, const char *v)
 static void send_body(struct buf *b, const struct accept_msg *m, const char *created)
 {
 	const struct sms_item *it = m->item;
-	buf_addf(b, "{\"messageId\":\"%s\",\"status\":\"QUEUED\"", m->id);
+	buf_addf(b, "{\"messageId\":\"%s\",\"status\":\"%s\"", m->id, m->send_at[0] ? "SCHEDULED" : "QUEUED");
 	add_json_field(b, "to", it->to);
 	add_json_field(b, "from", it->from);
 	buf_addf(b, ",\"encoding\":\"%s\",\"segments\":%u", sms_encoding_name(it->encoding), it->segments);
 	add_json_field(b, "clientReference", it->client_reference);
+	buf_addf(b, ",\"priority\":\"%s\"", it->high ? "high" : "normal");
+	if (m->send_at[0])
+		buf_addf(b, ",\"sendAt\":\"%s\"", m->send_at);
 	buf_addf(b, ",\"createdAt\":\"%s\"}", created);
 }
 
@@ -127,7 +132,11 @@ static void bulk_results(struct buf *b, const struct pending *p)
 			buf_addc(b, '}');
 		} else {
 			const struct accept_msg *msg = &p->job.msgs[m++];
-			buf_addf(b, "\"messageId\":\"%s\",\"status\":\"QUEUED\",\"segments\":%u}", msg->id, it->segments);
+			buf_addf(b, "\"messageId\":\"%s\",\"status\":\"%s\",\"segments\":%u,\"priority\":\"%s\"", msg->id,
+				 msg->send_at[0] ? "SCHEDULED" : "QUEUED", it->segments, it->high ? "high" : "normal");
+			if (msg->send_at[0])
+				buf_addf(b, ",\"sendAt\":\"%s\"", msg->send_at);
+			buf_addc(b, '}');
 		}
 	}
 	buf_addc(b, ']');
@@ -188,6 +197,12 @@ static void accept_done(struct accept_job *job)
 			set_location(resp, p->body.data);
 		if (p->key)
 			idem_store(p->account, p->key, p->fingerprint, job->response_status, p->body.data);
+		for (size_t i = 0; i < job->nmsgs; i++) {
+			if (job->msgs[i].send_at[0]) {
+				scheduler_wake(); /* it may be due before the scheduler's next wake */
+				break;
+			}
+		}
 		break;
 	case ACCEPT_EXISTING:
 		if (strcmp(job->existing_fingerprint, p->fingerprint) == 0)
@@ -247,7 +262,13 @@ static void prepare_job(struct pending *p, struct http_request *req)
 		struct accept_msg *m = &job->msgs[job->nmsgs++];
 		uuid7_str(m->id);
 		m->item = &p->items[i];
-		rfc3339_ms(now + p->items[i].validity_s * 1000, m->valid_until, sizeof(m->valid_until));
+		/* A scheduled message's validity counts from its sendAt (api.md). */
+		const struct sms_item *it = &p->items[i];
+		bool scheduled = it->scheduled && it->send_at_ms > now;
+		if (scheduled)
+			rfc3339_ms(it->send_at_ms, m->send_at, sizeof(m->send_at));
+		rfc3339_ms((scheduled ? it->send_at_ms : now) + it->validity_s * 1000, m->valid_until,
+			   sizeof(m->valid_until));
 	}
 }
 
@@ -463,9 +484,10 @@ void api_bulk(struct http_request *req, struct http_response *resp, void *ctx)
 		pending_free(p);
 		return;
 	}
-	char bulk_id[UUID_STR_LEN];
-	uuid7_str(bulk_id);
-	buf_addf(&p->body, "{\"bulkId\":\"%s\",\"accepted\":%zu,\"rejected\":%zu,", bulk_id, p->job.nmsgs, rejected);
+	uuid7_str(p->bulk_id);
+	p->job.bulk_id = p->bulk_id;
+	buf_addf(&p->body, "{\"bulkId\":\"%s\",\"accepted\":%zu,\"rejected\":%zu,", p->bulk_id, p->job.nmsgs,
+		 rejected);
 	bulk_results(&p->body, p);
 	buf_addc(&p->body, '}');
 	p->job.response_body = p->body.data;
@@ -505,4 +527,142 @@ void api_get(struct http_request *req, struct http_response *resp, void *ctx)
 	}
 	PQclear(res);
 	dbpool_put(api->pool, conn);
+}
+
+/*
+ * One statement on a pooled connection within ORCH_DB_TIMEOUT; a deadlock
+ * or serialization failure (a cancel racing the pipeline over the same rows)
+ * is tried again, twice. 0 with *res, or -1 after answering 503 (logged).
+ */
+static int pool_query(struct api *api, struct http_request *req, struct http_response *resp, const char *what,
+		      const char *sql, int nparams, const char *const *params, PGresult **res)
+{
+	for (int attempt = 0;; attempt++) {
+		PGconn *conn = dbpool_get(api->pool);
+		if (!conn) {
+			metrics_inc(M_DB_UNAVAILABLE, 1);
+			api_retry_after(resp, 2);
+			http_problem(resp, req, 503, "unavailable", "Service unavailable",
+				     "the message store cannot be reached", NULL);
+			return -1;
+		}
+		*res = NULL;
+		int rc = db_query_deadline(conn, sql, nparams, params, api->cfg->db_timeout_ms, res);
+		const char *state = *res ? PQresultErrorField(*res, PG_DIAG_SQLSTATE) : NULL;
+		bool retry = rc != 0 && state && (!strcmp(state, "40P01") || !strcmp(state, "40001")) && attempt < 2;
+		if (rc != 0 && !retry)
+			log_error("request failed", "what", what, "request_id", http_request_id(req), "error",
+				  *res ? db_result_error(*res) : db_error(conn));
+		dbpool_put(api->pool, conn);
+		if (rc == 0)
+			return 0;
+		PQclear(*res);
+		*res = NULL;
+		if (!retry) {
+			api_retry_after(resp, 2);
+			http_problem(resp, req, 503, "unavailable", "Service unavailable",
+				     "the message store did not answer; nothing may have changed, retry later", NULL);
+			return -1;
+		}
+	}
+}
+
+/* The id segment of a path after prefix, up to the next '/' (the router made sure it is one segment). */
+static bool path_id(struct http_request *req, size_t prefix_len, char *out)
+{
+	const char *p = http_path(req) + prefix_len;
+	size_t n = strcspn(p, "/");
+	if (n != UUID_STR_LEN - 1)
+		return false;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return uuid_parse_ok(out);
+}
+
+/* POST /v1/sms/{id}/cancel: 200 with the message (CANCELED), 404, or 409 not-cancelable with its status. */
+void api_cancel(struct http_request *req, struct http_response *resp, void *ctx)
+{
+	struct api *api = ctx;
+	char account[ACCOUNT_MAX], id[UUID_STR_LEN];
+	if (!api_v1_guard(api, req, resp, account))
+		return;
+	if (!path_id(req, strlen("/v1/sms/"), id)) {
+		problem_field(resp, req, "messageId", "invalid_message_id", "the message id is not a UUID");
+		return;
+	}
+	const char *params[] = { account, id };
+	PGresult *res;
+	if (pool_query(api, req, resp, "cancel",
+		       "SELECT c.status, c.canceled FROM orch.cancel($1, ARRAY[$2::uuid]) c", 2, params, &res))
+		return;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+		http_problem(resp, req, 404, "not-found", "Not found", "no such message", NULL);
+	} else if (strcmp(PQgetvalue(res, 0, 0), "CANCELED") != 0) {
+		char detail[128];
+		snprintf(detail, sizeof(detail), "the message is %s: it can no longer be canceled", PQgetvalue(res, 0, 0));
+		http_problem(resp, req, 409, "not-cancelable", "Message cannot be canceled", detail, NULL);
+		resp->body.len--; /* the current status, as a member of the problem: splice it in */
+		buf_adds(&resp->body, ",\"currentStatus\":");
+		buf_add_json_str(&resp->body, PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)));
+		buf_addc(&resp->body, '}');
+	} else {
+		if (*PQgetvalue(res, 0, 1) == 't')
+			metrics_inc(M_CANCELED, 1);
+		PQclear(res);
+		const char *p2[] = { id, account };
+		if (pool_query(api, req, resp, "cancel answer", "SELECT orch.message_json($1::uuid, $2)", 2, p2, &res))
+			return;
+		if (PQgetisnull(res, 0, 0))
+			http_problem(resp, req, 404, "not-found", "Not found", "no such message", NULL);
+		else
+			http_json(resp, 200, PQgetvalue(res, 0, 0));
+	}
+	PQclear(res);
+}
+
+/* GET /v1/sms/bulk/{bulkId}: counts by status. */
+void api_bulk_get(struct http_request *req, struct http_response *resp, void *ctx)
+{
+	struct api *api = ctx;
+	char account[ACCOUNT_MAX], id[UUID_STR_LEN];
+	if (!api_v1_guard(api, req, resp, account))
+		return;
+	if (!path_id(req, strlen("/v1/sms/bulk/"), id)) {
+		problem_field(resp, req, "bulkId", "invalid_bulk_id", "the bulk id is not a UUID");
+		return;
+	}
+	const char *params[] = { id, account };
+	PGresult *res;
+	if (pool_query(api, req, resp, "bulk status", "SELECT orch.bulk_json($1::uuid, $2)", 2, params, &res))
+		return;
+	if (PQgetisnull(res, 0, 0))
+		http_problem(resp, req, 404, "not-found", "Not found", "no such bulk", NULL);
+	else
+		http_json(resp, 200, PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
+/* POST /v1/sms/bulk/{bulkId}/cancel: cancels what of the bulk is still cancelable. */
+void api_bulk_cancel(struct http_request *req, struct http_response *resp, void *ctx)
+{
+	struct api *api = ctx;
+	char account[ACCOUNT_MAX], id[UUID_STR_LEN];
+	if (!api_v1_guard(api, req, resp, account))
+		return;
+	if (!path_id(req, strlen("/v1/sms/bulk/"), id)) {
+		problem_field(resp, req, "bulkId", "invalid_bulk_id", "the bulk id is not a UUID");
+		return;
+	}
+	const char *params[] = { account, id };
+	PGresult *res;
+	if (pool_query(api, req, resp, "bulk cancel",
+		       "SELECT r::text, (r->>'canceled')::bigint FROM orch.cancel_bulk($1, $2::uuid) r", 2, params, &res))
+		return;
+	if (PQgetisnull(res, 0, 0)) {
+		http_problem(resp, req, 404, "not-found", "Not found", "no such bulk", NULL);
+	} else {
+		metrics_inc(M_CANCELED, (uint64_t)strtoull(PQgetvalue(res, 0, 1), NULL, 10));
+		http_json(resp, 200, PQgetvalue(res, 0, 0));
+	}
+	PQclear(res);
 }

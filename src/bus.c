@@ -56,13 +56,16 @@ void bus_on_connect(void (*fn)(void)) { bus.on_connect = fn; }
 
 struct stream_def {
 	const char *name;
-	const char *subjects[2];
+	const char *subjects[4];
 	int nsubjects;
 };
 
 /* events.md: every stream has file storage, the duplicate window and (here) limits retention with a max age. */
 static const struct stream_def streams[] = {
-	{ BUS_OUTBOUND_STREAM, { "sms.outbound.request", "sms.outbound.retry" }, 2 },
+	/* The high lane's subjects (docs/events.md): the same messages for the pipeline's high-priority consumer. */
+	{ BUS_OUTBOUND_STREAM,
+	  { "sms.outbound.request", "sms.outbound.retry", "sms.outbound.request.high", "sms.outbound.retry.high" },
+	  4 },
 	{ "SMPP_OPERATOR", { "smpp.operator.>" }, 1 },
 	{ "SMS_EVENTS", { "sms.events.status" }, 1 },
 	{ "SMS_DLQ", { "sms.outbound.deadletter" }, 1 },
@@ -172,15 +175,61 @@ static void compare_stream(const struct stream_def *d, const jsStreamConfig *hav
 	}
 }
 
+static bool has_subject(const jsStreamConfig *c, const char *subject)
+{
+	for (int i = 0; i < c->SubjectsLen; i++)
+		if (strcmp(c->Subjects[i], subject) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A stream made by an older version lacks subjects this one publishes on
+ * (the high lane's): they are added, everything else of it kept. 0 when it
+ * has them all (now).
+ */
+static int add_missing_subjects(const struct stream_def *d, jsStreamInfo *si)
+{
+	const jsStreamConfig *have = si->Config;
+	const char *subjects[16];
+	int n = 0;
+	for (int i = 0; i < have->SubjectsLen && n < 12; i++)
+		subjects[n++] = have->Subjects[i];
+	int added = 0;
+	for (int i = 0; i < d->nsubjects; i++) {
+		if (!has_subject(have, d->subjects[i])) {
+			subjects[n++] = d->subjects[i];
+			added++;
+		}
+	}
+	if (!added)
+		return 0;
+	jsStreamConfig sc = *have;
+	sc.Subjects = subjects;
+	sc.SubjectsLen = n;
+	jsStreamInfo *out = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s = js_UpdateStream(&out, bus.js, &sc, NULL, &jerr);
+	if (s != NATS_OK) {
+		log_error("cannot add the missing subjects to the stream", "stream", d->name, "error",
+			  natsStatus_GetText(s), "detail", nats_GetLastError(NULL));
+		return -1;
+	}
+	jsStreamInfo_Destroy(out);
+	log_info("stream subjects added", "stream", d->name);
+	return 0;
+}
+
 static int ensure_stream(const struct stream_def *d)
 {
 	jsStreamInfo *si = NULL;
 	jsErrCode jerr = 0;
 	natsStatus s = js_GetStreamInfo(&si, bus.js, d->name, NULL, &jerr);
 	if (s == NATS_OK) {
+		int rc = add_missing_subjects(d, si);
 		compare_stream(d, si->Config);
 		jsStreamInfo_Destroy(si);
-		return 0;
+		return rc;
 	}
 	if (s != NATS_NOT_FOUND) {
 		log_warn("cannot read stream info", "stream", d->name, "error", natsStatus_GetText(s));
@@ -206,12 +255,33 @@ static int ensure_stream(const struct stream_def *d)
 	return 0;
 }
 
-static int ensure_consumer(void)
+/*
+ * The pipeline's durable pull consumers, one per lane (docs/events.md):
+ * normal on sms.outbound.* (request, retry), high on sms.outbound.*.high. A
+ * consumer made by an older version (filter sms.outbound.>, which would
+ * take the high lane's messages too) gets the lane's filter.
+ */
+static int ensure_consumer(const char *name, const char *filter)
 {
 	jsConsumerInfo *ci = NULL;
 	jsErrCode jerr = 0;
-	natsStatus s = js_GetConsumerInfo(&ci, bus.js, BUS_OUTBOUND_STREAM, BUS_PIPELINE_CONSUMER, NULL, &jerr);
+	natsStatus s = js_GetConsumerInfo(&ci, bus.js, BUS_OUTBOUND_STREAM, name, NULL, &jerr);
 	if (s == NATS_OK) {
+		bool same = ci->Config->FilterSubject && strcmp(ci->Config->FilterSubject, filter) == 0;
+		if (!same) {
+			jsConsumerConfig cc = *ci->Config;
+			cc.FilterSubject = filter;
+			jsConsumerInfo *out = NULL;
+			s = js_UpdateConsumer(&out, bus.js, BUS_OUTBOUND_STREAM, &cc, NULL, &jerr);
+			if (s != NATS_OK) {
+				log_error("cannot set the pipeline consumer's filter subject", "consumer", name, "filter",
+					  filter, "error", natsStatus_GetText(s), "detail", nats_GetLastError(NULL));
+				jsConsumerInfo_Destroy(ci);
+				return -1;
+			}
+			jsConsumerInfo_Destroy(out);
+			log_info("consumer filter subject set", "consumer", name, "filter", filter);
+		}
 		jsConsumerInfo_Destroy(ci);
 		return 0;
 	}
@@ -219,20 +289,20 @@ static int ensure_consumer(void)
 		return -1;
 	jsConsumerConfig cc;
 	jsConsumerConfig_Init(&cc);
-	cc.Durable = BUS_PIPELINE_CONSUMER;
+	cc.Durable = name;
 	cc.AckPolicy = js_AckExplicit;
 	cc.AckWait = PIPELINE_ACK_WAIT_MS * NS_PER_MS;
 	cc.DeliverPolicy = js_DeliverAll;
 	cc.MaxAckPending = 10000;
-	cc.FilterSubject = "sms.outbound.>";
+	cc.FilterSubject = filter;
 	s = js_AddConsumer(&ci, bus.js, BUS_OUTBOUND_STREAM, &cc, NULL, &jerr);
 	if (s != NATS_OK) {
-		log_error("cannot create the pipeline consumer", "error", natsStatus_GetText(s), "detail",
-			  nats_GetLastError(NULL));
+		log_error("cannot create the pipeline consumer", "consumer", name, "error", natsStatus_GetText(s),
+			  "detail", nats_GetLastError(NULL));
 		return -1;
 	}
 	jsConsumerInfo_Destroy(ci);
-	log_info("consumer created", "stream", BUS_OUTBOUND_STREAM, "consumer", BUS_PIPELINE_CONSUMER);
+	log_info("consumer created", "stream", BUS_OUTBOUND_STREAM, "consumer", name);
 	return 0;
 }
 
@@ -246,7 +316,9 @@ int bus_provision(void)
 		if (ensure_stream(&streams[i]))
 			return -1;
 	}
-	int rc = ensure_consumer();
+	int rc = ensure_consumer(BUS_PIPELINE_CONSUMER, BUS_PIPELINE_FILTER);
+	if (rc == 0)
+		rc = ensure_consumer(BUS_PIPELINE_HIGH_CONSUMER, BUS_PIPELINE_HIGH_FILTER);
 	if (rc == 0)
 		atomic_store(&provisioned, true);
 	return rc;

@@ -18,6 +18,10 @@
 struct config;
 
 #define BUS_PIPELINE_CONSUMER "orchestrator-pipeline"
+#define BUS_PIPELINE_FILTER "sms.outbound.*"
+/* The high lane (docs/events.md): high-priority messages' requests and retries, consumed before any normal one. */
+#define BUS_PIPELINE_HIGH_CONSUMER "orchestrator-pipeline-high"
+#define BUS_PIPELINE_HIGH_FILTER "sms.outbound.*.high"
 #define BUS_OUTBOUND_STREAM "SMS_OUTBOUND"
 #define BUS_STATUS_SUBJECT "sms.events.status"
 

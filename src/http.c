@@ -176,15 +176,26 @@ static void take_request_id(struct http_request *req)
 		snprintf(req->request_id + 2 * i, 3, "%02x", r[i]);
 }
 
-static bool path_matches(const struct http_route *r, const char *path, bool prefix_pass)
+static bool path_matches(const struct http_route *r, const char *path, bool pattern_pass)
 {
-	if (r->prefix != prefix_pass)
+	if (r->pattern != pattern_pass)
 		return false;
-	size_t n = strlen(r->path);
-	if (!r->prefix)
+	if (!r->pattern)
 		return strcmp(path, r->path) == 0;
-	/* A prefix route takes exactly one more segment: /v1/sms/{id}, never /v1/sms/{id}/x. */
-	return strncmp(path, r->path, n) == 0 && path[n] && !strchr(path + n, '/');
+	/* Segment by segment: a "*" takes one non-empty segment, never a '/' (so /v1/sms/{id}/x is no route). */
+	const char *t = r->path, *p = path;
+	while (*t) {
+		if (t[0] == '*' && (t[1] == '/' || t[1] == '\0')) {
+			size_t n = strcspn(p, "/");
+			if (n == 0)
+				return false;
+			p += n;
+			t++;
+		} else if (*t++ != *p++) {
+			return false;
+		}
+	}
+	return *p == '\0';
 }
 
 const struct http_route *http_route_find(const struct http_route *routes, const char *method, const char *path,
@@ -192,7 +203,7 @@ const struct http_route *http_route_find(const struct http_route *routes, const 
 {
 	*method_allowed = false;
 	const struct http_route *found = NULL;
-	/* Exact paths first: a path with an exact route (POST /v1/sms/send) is never taken by a prefix route. */
+	/* Exact paths first: a path with an exact route (POST /v1/sms/send) is never taken by a pattern route. */
 	for (int pass = 0; pass < 2 && !found; pass++) {
 		for (const struct http_route *r = routes; r->method; r++) {
 			if (!path_matches(r, path, pass == 1))
@@ -219,7 +230,7 @@ static void allow_header(const struct http_request *req, struct http_response *r
 	struct buf allow;
 	buf_init(&allow);
 	for (const struct http_route *r = req->srv->opts.routes; r->method; r++) {
-		if (path_matches(r, req->path, req->route->prefix))
+		if (path_matches(r, req->path, req->route->pattern))
 			buf_addf(&allow, "%s%s", allow.len ? ", " : "", r->method);
 	}
 	http_set_header(resp, "Allow", allow.data);

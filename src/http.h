@@ -33,8 +33,8 @@ typedef void (*http_handler)(struct http_request *req, struct http_response *res
 struct http_route {
 	const char *label; /* for metrics, e.g. "POST /v1/sms/send" */
 	const char *method;
-	const char *path; /* exact, or a prefix ending in '/' when prefix is true */
-	bool prefix;
+	const char *path; /* exact, or with "*" segments (each one path segment) when pattern is true */
+	bool pattern;
 	size_t body_limit; /* bytes; 0 = no body accepted */
 	http_handler handler;
 };
@@ -49,8 +49,9 @@ struct http_server_opts {
 };
 
 /*
- * The route of method and path: an exact path first, then a prefix route,
- * which takes exactly one more segment (no '/'). NULL when no route has
+ * The route of method and path: an exact path first, then a pattern route,
+ * whose "*" segments each take exactly one non-empty segment (no '/'), the
+ * first such route of the table that has the path. NULL when no route has
  * the path (404); *method_allowed false when one has it but not for this
  * method (405). Pure: no server needed.
  */

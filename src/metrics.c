@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/banned.h"
@@ -43,17 +44,26 @@ static struct histogram routing_latency = { latency_bounds, 14 };
 static _Atomic uint64_t routing_outcomes[3];
 /* Message states of domain.md; "none" is the previous state of a new message. */
 static const char *const state_names[] = { "none", "QUEUED", "ROUTED", "SUBMITTED", "RETRY_SCHEDULED",
-					   "FAILED", "REJECTED", "EXPIRED" };
+					   "FAILED", "REJECTED", "EXPIRED", "SCHEDULED", "CANCELED" };
 #define NSTATES ((int)(sizeof(state_names) / sizeof(state_names[0])))
 static _Atomic uint64_t transitions[NSTATES][NSTATES];
 /* The allowed transitions (domain.md), written even at 0 so that rate() and alerts see them from the start. */
 static const char allowed[NSTATES][NSTATES] = {
-	[0] = { [1] = 1 },
-	[1] = { [2] = 1, [4] = 1, [5] = 1, [6] = 1, [7] = 1 },
+	[0] = { [1] = 1, [8] = 1 },
+	[1] = { [2] = 1, [4] = 1, [5] = 1, [6] = 1, [7] = 1, [9] = 1 },
 	[2] = { [3] = 1, [5] = 1, [7] = 1 },
-	[4] = { [1] = 1, [5] = 1, [7] = 1 },
+	[4] = { [1] = 1, [5] = 1, [7] = 1, [9] = 1 },
+	[8] = { [1] = 1, [7] = 1, [9] = 1 },
 };
 static const char *const routing_outcome_names[3] = { "ok", "permanent", "transient" };
+struct operator_series {
+	char id[65];
+	_Atomic uint64_t published;
+	_Atomic int64_t waiting;
+};
+static struct operator_series operators[METRICS_MAX_OPERATORS + 1]; /* the last: "other" */
+static int noperators;
+static pthread_mutex_t operators_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct request_series series[MAX_REQUEST_SERIES];
 static int nseries;
 static pthread_mutex_t series_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -76,6 +86,8 @@ static const struct { const char *name, *help; } counter_info[M_COUNTER_COUNT] =
 	[M_PIPELINE_RETRIES] = { "orch_retries_scheduled_total", "Transient routing failures scheduled for a retry (RETRY_SCHEDULED)" },
 	[M_DEAD_LETTERS] = { "orch_dead_letters_total", "Messages made FAILED, REJECTED or EXPIRED by the pipeline (each with a dead letter)" },
 	[M_RETRIES_REQUEUED] = { "orch_retries_requeued_total", "RETRY_SCHEDULED messages made QUEUED again when due" },
+	[M_SCHEDULED_RELEASED] = { "orch_scheduled_released_total", "SCHEDULED messages released by the scheduler (made QUEUED, or EXPIRED when past valid_until)" },
+	[M_CANCELED] = { "orch_messages_canceled_total", "Messages canceled by their client (made CANCELED)" },
 	[M_HTTP_EVICTED] = { "orch_http_idle_connections_closed_total", "Idle HTTP connections closed to make room near ORCH_HTTP_MAX_CONNECTIONS" },
 };
 
@@ -206,8 +218,61 @@ static void write_histogram(struct buf *out, const char *name, const char *help,
 	buf_addf(out, "%s_count %llu\n", name, (unsigned long long)count);
 }
 
+/* The series of an operator, made on first sight (under operators_lock). */
+static struct operator_series *operator_series(const char *id)
+{
+	for (int i = 0; i < noperators; i++)
+		if (strcmp(operators[i].id, id) == 0)
+			return &operators[i];
+	if (noperators == METRICS_MAX_OPERATORS || strlen(id) >= sizeof(operators[0].id)) {
+		snprintf(operators[METRICS_MAX_OPERATORS].id, sizeof(operators[0].id), "other");
+		return &operators[METRICS_MAX_OPERATORS];
+	}
+	struct operator_series *o = &operators[noperators++];
+	snprintf(o->id, sizeof(o->id), "%s", id);
+	return o;
+}
+
+void metrics_operator_published(const char *operator_id, uint64_t n)
+{
+	pthread_mutex_lock(&operators_lock);
+	atomic_fetch_add_explicit(&operator_series(operator_id)->published, n, memory_order_relaxed);
+	pthread_mutex_unlock(&operators_lock);
+}
+
+void metrics_operator_waiting(const char *const *operator_ids, const int64_t *waiting, int n)
+{
+	pthread_mutex_lock(&operators_lock);
+	for (int i = 0; i <= METRICS_MAX_OPERATORS; i++)
+		atomic_store(&operators[i].waiting, 0);
+	for (int i = 0; i < n; i++)
+		atomic_fetch_add(&operator_series(operator_ids[i])->waiting, waiting[i]);
+	pthread_mutex_unlock(&operators_lock);
+}
+
+static void write_operators(struct buf *out)
+{
+	pthread_mutex_lock(&operators_lock);
+	int n = noperators;
+	bool other = operators[METRICS_MAX_OPERATORS].id[0] != '\0';
+	buf_adds(out, "# HELP orch_operator_published_total Publishes to smpp.operator.<operator> acknowledged by JetStream\n"
+		      "# TYPE orch_operator_published_total counter\n");
+	for (int i = 0; i <= METRICS_MAX_OPERATORS; i++)
+		if (i < n || (i == METRICS_MAX_OPERATORS && other))
+			buf_addf(out, "orch_operator_published_total{operator=\"%s\"} %llu\n", operators[i].id,
+				 (unsigned long long)atomic_load(&operators[i].published));
+	buf_adds(out, "# HELP orch_operator_waiting Messages ROUTED and waiting for their operator's throughput limit\n"
+		      "# TYPE orch_operator_waiting gauge\n");
+	for (int i = 0; i <= METRICS_MAX_OPERATORS; i++)
+		if (i < n || (i == METRICS_MAX_OPERATORS && other))
+			buf_addf(out, "orch_operator_waiting{operator=\"%s\"} %lld\n", operators[i].id,
+				 (long long)atomic_load(&operators[i].waiting));
+	pthread_mutex_unlock(&operators_lock);
+}
+
 void metrics_write(struct buf *out)
 {
+	write_operators(out);
 	buf_adds(out, "# HELP orch_http_requests_total HTTP requests by route and status\n"
 		      "# TYPE orch_http_requests_total counter\n");
 	pthread_mutex_lock(&series_lock);

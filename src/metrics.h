@@ -28,6 +28,8 @@ enum metric_counter {
 	M_PIPELINE_RETRIES,       /* transient failures scheduled for a retry */
 	M_DEAD_LETTERS,           /* messages made FAILED, REJECTED or EXPIRED by the pipeline */
 	M_RETRIES_REQUEUED,       /* RETRY_SCHEDULED messages made QUEUED again by the scheduler */
+	M_SCHEDULED_RELEASED,     /* SCHEDULED messages released (QUEUED, or EXPIRED) by the scheduler */
+	M_CANCELED,               /* messages canceled by the API */
 	M_HTTP_EVICTED,           /* idle HTTP connections closed to make room near the connection limit */
 	M_COUNTER_COUNT
 };
@@ -56,6 +58,15 @@ void metrics_request(const char *route, int status, int64_t micros);
 void metrics_accept_batch(unsigned n, int64_t micros);
 /* One routing-engine call: outcome "ok", "permanent" or "transient". */
 void metrics_routing_call(const char *outcome, int64_t micros);
+/*
+ * Per-operator series (at most METRICS_MAX_OPERATORS operators; more are
+ * counted under operator="other"): operator publishes acknowledged by
+ * JetStream, and messages waiting for the operator's throughput limit.
+ */
+#define METRICS_MAX_OPERATORS 64
+void metrics_operator_published(const char *operator_id, uint64_t n);
+/* Sets the waiting gauges: every operator seen so far to 0, then these. */
+void metrics_operator_waiting(const char *const *operator_ids, const int64_t *waiting, int n);
 /* One message state change, from NULL for a new message; -1 for an unknown state name. */
 int metrics_transition(const char *from, const char *to);
 /* One relay batch of n rows taking micros. */

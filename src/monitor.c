@@ -54,6 +54,24 @@ static void check_postgres(struct monitor_state *st)
 	PQclear(res);
 }
 
+/* The per-operator waiting gauges, from orch.v_operator_limits (limited operators only; a few rows). */
+static void check_operator_limits(void)
+{
+	PGresult *res = NULL;
+	if (db_query_deadline(mon.pg, "SELECT operator_id, waiting FROM orch.v_operator_limits", 0, NULL,
+			      CHECK_DEADLINE_MS, &res) == 0) {
+		int n = PQntuples(res) < METRICS_MAX_OPERATORS ? PQntuples(res) : METRICS_MAX_OPERATORS;
+		const char *ids[METRICS_MAX_OPERATORS];
+		int64_t waiting[METRICS_MAX_OPERATORS];
+		for (int i = 0; i < n; i++) {
+			ids[i] = PQgetvalue(res, i, 0);
+			waiting[i] = atoll(PQgetvalue(res, i, 1));
+		}
+		metrics_operator_waiting(ids, waiting, n);
+	}
+	PQclear(res);
+}
+
 static void check_once(void)
 {
 	struct monitor_state st = { 0 };
@@ -67,6 +85,7 @@ static void check_once(void)
 	metrics_set(G_REDIS_UP, st.redis_ok);
 	metrics_set(G_NATS_UP, st.nats_ok);
 	if (st.postgres_ok) {
+		check_operator_limits();
 		metrics_set(G_OUTBOX_BACKLOG, st.backlog);
 		metrics_set(G_OUTBOX_OLDEST_AGE_MS, (int64_t)(st.oldest_age_s * 1000));
 	}

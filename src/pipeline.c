@@ -31,6 +31,10 @@
 /* Workers per process, each with its own connection, consumer binding and relay lane: one batch's
    round trips and commits overlap the next one's. */
 #define PIPELINE_WORKERS 2
+/* And one worker of the high lane (domain.md, priority): it consumes only high messages, so one never
+   waits behind a normal backlog, while the normal workers go on (normal keeps its share, far above 10%). */
+#define PIPELINE_HIGH_WORKERS 1
+#define PIPELINE_ALL_WORKERS (PIPELINE_WORKERS + PIPELINE_HIGH_WORKERS)
 #define FETCH_WAIT_MS 500
 #define BREAKER_WINDOW_MS 10000
 #define BREAKER_PROBE_MS 1000
@@ -67,6 +71,7 @@ struct item {
 struct worker {
 	pthread_t thread;
 	bool started;
+	bool high; /* a worker of the high lane */
 	PGconn *conn;
 	natsSubscription *sub;
 	struct relay_lane *lane; /* the operator fast path */
@@ -81,7 +86,7 @@ static struct {
 	atomic_bool stopping;
 	atomic_bool running;
 	jsCtx *js;
-	struct worker workers[PIPELINE_WORKERS];
+	struct worker workers[PIPELINE_ALL_WORKERS];
 	pthread_mutex_t breaker_lock; /* the breaker's evidence below, shared by the workers */
 	atomic_bool probing;
 	atomic_int breaker;
@@ -432,18 +437,20 @@ static bool ensure_ready(struct worker *w)
 		return true;
 	if (!bus_connected() || (pl.cfg->nats_provision && bus_provision() != 0))
 		return false;
+	const char *consumer = w->high ? BUS_PIPELINE_HIGH_CONSUMER : BUS_PIPELINE_CONSUMER;
+	const char *filter = w->high ? BUS_PIPELINE_HIGH_FILTER : BUS_PIPELINE_FILTER;
 	jsSubOptions so;
 	jsSubOptions_Init(&so);
 	so.Stream = BUS_OUTBOUND_STREAM;
-	so.Consumer = BUS_PIPELINE_CONSUMER;
+	so.Consumer = consumer;
 	jsErrCode jerr = 0;
-	natsStatus s = js_PullSubscribe(&w->sub, pl.js, "sms.outbound.>", BUS_PIPELINE_CONSUMER, NULL, &so, &jerr);
+	natsStatus s = js_PullSubscribe(&w->sub, pl.js, filter, consumer, NULL, &so, &jerr);
 	if (s != NATS_OK) {
-		log_warn("pipeline: cannot bind to the consumer yet", "error", natsStatus_GetText(s));
+		log_warn("pipeline: cannot bind to the consumer yet", "consumer", consumer, "error", natsStatus_GetText(s));
 		w->sub = NULL;
 		return false;
 	}
-	log_info("pipeline consuming", "stream", BUS_OUTBOUND_STREAM, "consumer", BUS_PIPELINE_CONSUMER);
+	log_info("pipeline consuming", "stream", BUS_OUTBOUND_STREAM, "consumer", consumer);
 	return true;
 }
 
@@ -496,8 +503,9 @@ int pipeline_start(const struct config *cfg)
 	breaker_close();
 	atomic_store(&pl.stopping, false);
 	atomic_store(&pl.running, true);
-	for (int i = 0; i < PIPELINE_WORKERS; i++) {
+	for (int i = 0; i < PIPELINE_ALL_WORKERS; i++) {
 		struct worker *w = &pl.workers[i];
+		w->high = i >= PIPELINE_WORKERS;
 		pthread_mutex_init(&w->lock, NULL);
 		pthread_cond_init(&w->cond, NULL);
 		w->lane = relay_lane_new();
@@ -517,7 +525,7 @@ void pipeline_stop(void)
 	if (!atomic_load(&pl.running))
 		return;
 	atomic_store(&pl.stopping, true);
-	for (int i = 0; i < PIPELINE_WORKERS; i++) {
+	for (int i = 0; i < PIPELINE_ALL_WORKERS; i++) {
 		struct worker *w = &pl.workers[i];
 		if (w->started)
 			pthread_join(w->thread, NULL);

@@ -369,10 +369,15 @@ out:
 static void log_transitions(const struct relay_lane *l)
 {
 	bool want_log = log_get_level() <= LOG_INFO;
+	static const char op_prefix[] = "smpp.operator.";
 	for (size_t i = 0; i < l->nrows; i++) {
 		const struct row *r = &l->rows[i];
-		if (r->state == ROW_ACKED && strcmp(r->subject, BUS_STATUS_SUBJECT) == 0)
+		if (r->state != ROW_ACKED)
+			continue;
+		if (strcmp(r->subject, BUS_STATUS_SUBJECT) == 0)
 			log_transition(r, want_log);
+		else if (strncmp(r->subject, op_prefix, sizeof(op_prefix) - 1) == 0)
+			metrics_operator_published(r->subject + sizeof(op_prefix) - 1, 1);
 	}
 }
 

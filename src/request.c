@@ -19,6 +19,7 @@
 
 #include "lib/sha256.h"
 #include "lib/xmalloc.h"
+#include "lib/timeutil.h"
 #include "lib/banned.h"
 
 static void add_error(struct sms_item *it, const char *field, const char *code, const char *fmt, ...)
@@ -238,10 +239,48 @@ static void check_callback(struct sms_item *it, json_object *obj)
 	it->callback_url = xstrndup(s, len);
 }
 
+static void check_priority(struct sms_item *it, json_object *obj)
+{
+	const char *s;
+	size_t len;
+	if (!get_string(it, obj, "priority", &s, &len) || !s)
+		return;
+	if (len == 4 && !memcmp(s, "high", 4))
+		it->high = true;
+	else if (!(len == 6 && !memcmp(s, "normal", 6)))
+		add_error(it, "priority", "invalid_priority", "must be \"normal\" or \"high\"");
+}
+
+static void check_send_at(struct sms_item *it, json_object *obj, int64_t now_ms)
+{
+	const char *s;
+	size_t len;
+	if (!get_string(it, obj, "sendAt", &s, &len) || !s)
+		return;
+	int64_t at;
+	if (rfc3339_parse_ms(s, len, &at) != 0) {
+		add_error(it, "sendAt", "invalid_send_at",
+			  "must be an RFC 3339 time with an offset, e.g. 2026-11-24T10:00:00Z or 2026-11-24T12:00:00+02:00");
+		return;
+	}
+	if (now_ms <= 0)
+		now_ms = wall_ms();
+	if (at < now_ms - SEND_AT_SKEW_S * 1000) {
+		add_error(it, "sendAt", "invalid_send_at", "is more than %d minutes in the past", SEND_AT_SKEW_S / 60);
+		return;
+	}
+	if (at > now_ms + (int64_t)SEND_AT_MAX_AHEAD_S * 1000) {
+		add_error(it, "sendAt", "invalid_send_at", "is more than %d days ahead", SEND_AT_MAX_AHEAD_S / 86400);
+		return;
+	}
+	it->send_at_ms = at;
+	it->scheduled = at > now_ms;
+}
+
 static void check_unknown(struct sms_item *it, json_object *obj)
 {
 	static const char *const known[] = { "to", "from", "body", "encoding", "clientReference", "validityPeriod",
-					     "callbackUrl" };
+					     "callbackUrl", "priority", "sendAt" };
 	json_object_object_foreach(obj, key, val) {
 		(void)val;
 		bool ok = false;
@@ -273,6 +312,8 @@ static void validate_item(json_object *obj, const struct request_limits *lim, st
 	check_client_reference(it, obj);
 	check_validity(it, obj);
 	check_callback(it, obj);
+	check_priority(it, obj);
+	check_send_at(it, obj, lim->now_ms);
 }
 
 static int hex4(const char *p, const char *end)
@@ -565,6 +606,14 @@ void item_fingerprint(struct sha256 *s, const struct sms_item *it)
 	fp_field(s, it->client_reference, it->client_reference ? strlen(it->client_reference) : 0);
 	fp_field(s, validity, strlen(validity));
 	fp_field(s, it->callback_url, it->callback_url ? strlen(it->callback_url) : 0);
+	/* Added with priority and sendAt; a request without them hashes as before (old keys still replay). */
+	if (it->high)
+		fp_field(s, "priority:high", 13);
+	if (it->send_at_ms) {
+		char at[32];
+		int n = snprintf(at, sizeof(at), "sendAt:%lld", (long long)it->send_at_ms);
+		fp_field(s, at, (size_t)n);
+	}
 }
 
 void field_error_json(const struct field_error *e, struct buf *out)

@@ -10,7 +10,7 @@
  *   invalid_to, invalid_from,
  *   empty_body, invalid_utf8, nul_character, not_gsm7, too_many_segments,
  *   invalid_encoding, invalid_client_reference, invalid_validity_period,
- *   invalid_callback_url
+ *   invalid_callback_url, invalid_priority, invalid_send_at
  *
  * Also the syntax of the Idempotency-Key header that comes with those
  * bodies (idempotency_key_valid).
@@ -31,6 +31,8 @@
 #define VALIDITY_MIN_S 60
 #define VALIDITY_MAX_S 259200
 #define IDEMPOTENCY_KEY_MAX 255
+#define SEND_AT_MAX_AHEAD_S (35 * 86400) /* api.md: sendAt at most 35 days ahead */
+#define SEND_AT_SKEW_S 300               /* a sendAt past by at most this much means now (clock skew) */
 
 struct sha256;
 
@@ -50,6 +52,9 @@ struct sms_item {
 	char *client_reference; /* owned; NULL when absent */
 	char *callback_url;     /* owned; NULL when absent */
 	int64_t validity_s;
+	bool high;              /* priority "high" (else "normal") */
+	int64_t send_at_ms;     /* sendAt as given, epoch ms; 0 when absent */
+	bool scheduled;         /* sendAt is in the future: the message starts SCHEDULED */
 	int nerrors;
 	struct field_error errors[ITEM_MAX_ERRORS];
 };
@@ -57,6 +62,7 @@ struct sms_item {
 struct request_limits {
 	int64_t max_segments;
 	int64_t bulk_max;
+	int64_t now_ms; /* the time sendAt is checked against; 0: the wall clock at parse time */
 };
 
 /* Parses and validates one send body. 0: valid item; 1: item has errors (out->errors); -1: not a JSON object (detail set). */

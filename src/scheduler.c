@@ -18,6 +18,7 @@
 
 #define MAX_SLEEP_MS 1000
 #define BATCH "200"
+#define RELEASE_BATCH "1000" /* scheduled messages released per transaction */
 
 static struct {
 	const struct config *cfg;
@@ -42,22 +43,25 @@ static void sleep_until_due(int timeout_ms) { db_wait(sch.conn, sch.wake_fd, tim
 static int pass(void)
 {
 	/* The wait is NULL when nothing is scheduled (greatest() would turn a NULL into 0: a busy loop). */
-	PGresult *res = PQexec(sch.conn, "SELECT orch.retry_due(" BATCH "), "
+	PGresult *res = PQexec(sch.conn, "SELECT orch.retry_due(" BATCH "), orch.release_scheduled(" RELEASE_BATCH "), "
 					 "(SELECT ceil(greatest(0, extract(epoch FROM t - clock_timestamp()) * 1000)) "
-					 "FROM orch.next_retry_at() AS t WHERE t IS NOT NULL)");
+					 "FROM orch.next_due_at() AS t WHERE t IS NOT NULL)");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_error("scheduler: pass failed", "error", db_result_error(res));
 		PQclear(res);
 		return -1;
 	}
 	int n = atoi(PQgetvalue(res, 0, 0));
-	int wait = PQgetisnull(res, 0, 1) ? MAX_SLEEP_MS : atoi(PQgetvalue(res, 0, 1));
+	int released = atoi(PQgetvalue(res, 0, 1));
+	int wait = PQgetisnull(res, 0, 2) ? MAX_SLEEP_MS : atoi(PQgetvalue(res, 0, 2));
 	PQclear(res);
-	if (n > 0) {
+	if (n > 0)
 		metrics_inc(M_RETRIES_REQUEUED, (uint64_t)n);
+	if (released > 0)
+		metrics_inc(M_SCHEDULED_RELEASED, (uint64_t)released);
+	if (n > 0 || released > 0)
 		relay_wake();
-	}
-	if (n == atoi(BATCH))
+	if (n >= atoi(BATCH) || released >= atoi(RELEASE_BATCH))
 		return 0;
 	return wait > MAX_SLEEP_MS ? MAX_SLEEP_MS : wait;
 }

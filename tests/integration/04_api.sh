@@ -122,10 +122,13 @@ req DELETE "/v1/sms/$id" -H "X-Consumer-Custom-ID: $A"
 is_problem 405 "DELETE on a message: 405"
 is "$(header Allow)" GET "... with Allow: GET"
 # api.md: an extra path segment is an unknown path, not a bad message id.
-for path in /v1/sms/send/extra /v1/sms/bulk/x "/v1/sms/$id/x" "/v1/sms/$id/" /v1/sms/; do
+for path in /v1/sms/send/extra /v1/sms/bulk/x/y "/v1/sms/$id/x" "/v1/sms/$id/" /v1/sms/ "/v1/sms/$id/cancel/x" /v1/sms/bulk/; do
 	req GET "$path" -H "X-Consumer-Custom-ID: $A"
 	is_problem 404 "GET $path: 404"
 done
+req GET /v1/sms/bulk/x -H "X-Consumer-Custom-ID: $A"
+is_problem 400 "GET /v1/sms/bulk/x: 400 (a bulk id that is not a UUID)"
+has_error invalid_bulk_id bulkId "... invalid_bulk_id on bulkId"
 req POST /v1/sms/send/x -H "X-Consumer-Custom-ID: $A" -H 'Content-Type: application/json' -d "$MSG"
 is_problem 404 "POST /v1/sms/send/x: 404"
 

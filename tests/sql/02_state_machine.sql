@@ -7,6 +7,13 @@ SELECT no_plan();
 CREATE FUNCTION pg_temp.msg(p_state text) RETURNS uuid LANGUAGE plpgsql AS $$
 DECLARE v uuid := gen_random_uuid();
 BEGIN
+    IF p_state = 'SCHEDULED' THEN
+        PERFORM orch.accept('acct-1', NULL, NULL, 202, NULL, NULL, 'req-' || v, NULL, now(), ARRAY[v],
+                            ARRAY['+14155550100'], ARRAY['ACME'], ARRAY['hello'], ARRAY['GSM7'], ARRAY[1], ARRAY['ref-1'],
+                            ARRAY['https://example.com/cb'], ARRAY[now() + interval '1 day'], ARRAY['normal'],
+                            ARRAY[now() + interval '1 hour']);
+        RETURN v;
+    END IF;
     PERFORM orch.accept_message(v, 'acct-1', '+14155550100', 'ACME', 'hello', 'GSM7', 1, 'ref-1',
                                 'https://example.com/cb', now() + interval '1 day', 'key-' || v, 'req-' || v, NULL);
     IF p_state = 'ROUTED' THEN

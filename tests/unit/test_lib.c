@@ -22,6 +22,7 @@
 
 #include "lib/ctcompare.h"
 #include "lib/sha256.h"
+#include "lib/timeutil.h"
 #include "lib/uuid.h"
 #include "lib/banned.h"
 
@@ -296,6 +297,57 @@ static const struct ct_case ct_cases[] = {
 	{ "k3y-0123456789abcdef", "k3y-0123456789abcdef", true },
 };
 
+/* RFC 3339 date-times with an offset (sendAt), against values computed by hand. */
+static void test_rfc3339_parse(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *s;
+		int rc;
+		int64_t ms;
+	} cases[] = {
+		{ "1970-01-01T00:00:00Z", 0, 0 },
+		{ "2026-11-24T10:00:00Z", 0, 1795514400000LL },
+		{ "2026-11-24T10:00:00.123Z", 0, 1795514400123LL },
+		{ "2026-11-24T10:00:00.1239999Z", 0, 1795514400123LL },
+		{ "2026-11-24T12:00:00+02:00", 0, 1795514400000LL },
+		{ "2026-11-24T04:30:00-05:30", 0, 1795514400000LL },
+		{ "2026-11-24t10:00:00z", 0, 1795514400000LL },
+		{ "2026-11-24 10:00:00Z", 0, 1795514400000LL },
+		{ "2024-02-29T00:00:00Z", 0, 1709164800000LL },
+		{ "2000-02-29T00:00:00Z", 0, 951782400000LL },
+		{ "2100-02-29T00:00:00Z", -1, 0 },
+		{ "2026-02-29T00:00:00Z", -1, 0 },
+		{ "2026-04-31T00:00:00Z", -1, 0 },
+		{ "2026-13-01T00:00:00Z", -1, 0 },
+		{ "2026-00-01T00:00:00Z", -1, 0 },
+		{ "2026-11-24T10:00:60Z", -1, 0 },
+		{ "2026-11-24T10:60:00Z", -1, 0 },
+		{ "2026-11-24T10:00:00", -1, 0 },
+		{ "2026-11-24T10:00:00.Z", -1, 0 },
+		{ "2026-11-24T10:00:00+2:00", -1, 0 },
+		{ "2026-11-24T10:00:00+24:00", -1, 0 },
+		{ "2026-11-24T10:00:00+02:00 ", -1, 0 },
+		{ "2026-11-24X10:00:00Z", -1, 0 },
+		{ "+026-11-24T10:00:00Z", -1, 0 },
+		{ "", -1, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t ms = -1;
+		int rc = rfc3339_parse_ms(cases[i].s, strlen(cases[i].s), &ms);
+		if (rc != cases[i].rc)
+			fail_msg("%s: rc %d, want %d", cases[i].s, rc, cases[i].rc);
+		if (rc == 0 && ms != cases[i].ms)
+			fail_msg("%s: %lld, want %lld", cases[i].s, (long long)ms, (long long)cases[i].ms);
+	}
+	/* The round trip with the writer of the API's times. */
+	char out[32];
+	rfc3339_ms(1795514400123LL, out, sizeof(out));
+	int64_t back = 0;
+	assert_int_equal(rfc3339_parse_ms(out, strlen(out), &back), 0);
+	assert_int_equal(back, 1795514400123LL);
+}
+
 static void test_ct_streq(void **state)
 {
 	(void)state;
@@ -324,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_uuid7_threads),
 		cmocka_unit_test(test_uuid_parse_ok),
 		cmocka_unit_test(test_ct_streq),
+		cmocka_unit_test(test_rfc3339_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

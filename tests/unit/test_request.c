@@ -72,7 +72,13 @@ struct send_case {
 	const char *cref;        /* NULL: must be absent; ANY: present */
 	const char *callback;    /* NULL: must be absent; ANY: present */
 	int64_t validity;        /* 0: VALIDITY_DEFAULT_S */
+	int priority;            /* 0: normal; 1: high */
+	int64_t send_at;         /* expected send_at_ms; 0: absent */
+	int scheduled;           /* 1: expected scheduled (send_at in the future) */
 };
+
+/* The "now" of every send case: 2026-11-24T10:00:00.000Z. */
+#define NOW_MS 1795514400000LL
 
 /* A valid `to` and `from`, and their normalized values. */
 #define TF "\"to\":\"+14155550100\",\"from\":\"ACME\","
@@ -292,6 +298,49 @@ static const struct send_case send_cases[] = {
 	{ .name = "validityPeriod beyond int64", .json = SEND_BODY("\"validityPeriod\":99999999999999999999"), .rc = 1,
 	  .errors = { E("validityPeriod", "invalid_validity_period", NULL) } },
 
+	/* priority */
+	{ .name = "priority high", .json = SEND_BODY("\"priority\":\"high\""), .rc = 0, .priority = 1 },
+	{ .name = "priority normal", .json = SEND_BODY("\"priority\":\"normal\""), .rc = 0 },
+	{ .name = "priority null is normal", .json = SEND_BODY("\"priority\":null"), .rc = 0 },
+	{ .name = "priority HIGH is not a priority", .json = SEND_BODY("\"priority\":\"HIGH\""), .rc = 1,
+	  .errors = { E("priority", "invalid_priority", "\"normal\" or \"high\"") } },
+	{ .name = "priority urgent", .json = SEND_BODY("\"priority\":\"urgent\""), .rc = 1,
+	  .errors = { E("priority", "invalid_priority", NULL) } },
+	{ .name = "priority a number", .json = SEND_BODY("\"priority\":1"), .rc = 1,
+	  .errors = { E("priority", "invalid_type", NULL) } },
+
+	/* sendAt, against NOW_MS = 2026-11-24T10:00:00Z */
+	{ .name = "sendAt one hour ahead in Z", .json = SEND_BODY("\"sendAt\":\"2026-11-24T11:00:00Z\""), .rc = 0,
+	  .send_at = NOW_MS + 3600000, .scheduled = 1 },
+	{ .name = "sendAt with an offset and fraction",
+	  .json = SEND_BODY("\"sendAt\":\"2026-11-24T13:30:00.250+02:00\""), .rc = 0,
+	  .send_at = NOW_MS + 5400000 + 250, .scheduled = 1 },
+	{ .name = "sendAt with a negative offset, lower case t and z",
+	  .json = SEND_BODY("\"sendAt\":\"2026-11-24t05:00:00-05:00\""), .rc = 0, .send_at = NOW_MS, .scheduled = 0 },
+	{ .name = "sendAt 35 days ahead", .json = SEND_BODY("\"sendAt\":\"2026-12-29T10:00:00Z\""), .rc = 0,
+	  .send_at = NOW_MS + 35LL * 86400000, .scheduled = 1 },
+	{ .name = "sendAt 35 days and a second ahead", .json = SEND_BODY("\"sendAt\":\"2026-12-29T10:00:01Z\""), .rc = 1,
+	  .errors = { E("sendAt", "invalid_send_at", "35 days") } },
+	{ .name = "sendAt 5 minutes past means now", .json = SEND_BODY("\"sendAt\":\"2026-11-24T09:55:00Z\""), .rc = 0,
+	  .send_at = NOW_MS - 300000, .scheduled = 0 },
+	{ .name = "sendAt over 5 minutes past", .json = SEND_BODY("\"sendAt\":\"2026-11-24T09:54:59Z\""), .rc = 1,
+	  .errors = { E("sendAt", "invalid_send_at", "in the past") } },
+	{ .name = "sendAt without an offset", .json = SEND_BODY("\"sendAt\":\"2026-11-24T11:00:00\""), .rc = 1,
+	  .errors = { E("sendAt", "invalid_send_at", "RFC 3339") } },
+	{ .name = "sendAt a date only", .json = SEND_BODY("\"sendAt\":\"2026-11-24\""), .rc = 1,
+	  .errors = { E("sendAt", "invalid_send_at", NULL) } },
+	{ .name = "sendAt February 30", .json = SEND_BODY("\"sendAt\":\"2026-02-30T11:00:00Z\""), .rc = 1,
+	  .errors = { E("sendAt", "invalid_send_at", NULL) } },
+	{ .name = "sendAt hour 24", .json = SEND_BODY("\"sendAt\":\"2026-11-24T24:00:00Z\""), .rc = 1,
+	  .errors = { E("sendAt", "invalid_send_at", NULL) } },
+	{ .name = "sendAt offset without colon", .json = SEND_BODY("\"sendAt\":\"2026-11-24T11:00:00+0200\""), .rc = 1,
+	  .errors = { E("sendAt", "invalid_send_at", NULL) } },
+	{ .name = "sendAt trailing text", .json = SEND_BODY("\"sendAt\":\"2026-11-24T11:00:00Zx\""), .rc = 1,
+	  .errors = { E("sendAt", "invalid_send_at", NULL) } },
+	{ .name = "sendAt epoch number", .json = SEND_BODY("\"sendAt\":1795518000"), .rc = 1,
+	  .errors = { E("sendAt", "invalid_type", NULL) } },
+	{ .name = "sendAt null is now", .json = SEND_BODY("\"sendAt\":null"), .rc = 0 },
+
 	/* callbackUrl */
 	{ .name = "callbackUrl https", .json = SEND_BODY("\"callbackUrl\":\"https://example.com/cb?x=1\""), .rc = 0,
 	  .callback = "https://example.com/cb?x=1" },
@@ -475,6 +524,9 @@ static void check_item(const struct sms_item *it, const struct send_case *tc)
 	check_opt(it->client_reference, tc->cref);
 	check_opt(it->callback_url, tc->callback);
 	assert_int_equal(it->validity_s, tc->validity ? tc->validity : VALIDITY_DEFAULT_S);
+	assert_int_equal(it->high, tc->priority == 1);
+	assert_int_equal(it->send_at_ms, tc->send_at);
+	assert_int_equal(it->scheduled, tc->scheduled == 1);
 }
 
 /*
@@ -498,7 +550,7 @@ static int release_parsed(void **state)
 static void run_send_case(void **state)
 {
 	const struct send_case *tc = *state;
-	struct request_limits lim = { tc->max_segments ? tc->max_segments : 10, 1000 };
+	struct request_limits lim = { tc->max_segments ? tc->max_segments : 10, 1000, NOW_MS };
 	struct sms_item *itp = &cur_item;
 	char detail[200];
 	size_t len;
@@ -611,6 +663,15 @@ static const struct fp_case fp_cases[] = {
 	  SEND("\"body\":\"Hi\",\"clientReference\":\"\""), false },
 	{ "fingerprint different validityPeriod", SEND("\"body\":\"Hi\",\"validityPeriod\":60"),
 	  SEND("\"body\":\"Hi\",\"validityPeriod\":61"), false },
+	{ "fingerprint priority normal equals absent", SEND("\"body\":\"Hi\""),
+	  SEND("\"body\":\"Hi\",\"priority\":\"normal\""), true },
+	{ "fingerprint priority high differs", SEND("\"body\":\"Hi\""), SEND("\"body\":\"Hi\",\"priority\":\"high\""),
+	  false },
+	{ "fingerprint sendAt in another offset is the same time",
+	  SEND("\"body\":\"Hi\",\"sendAt\":\"2026-11-24T11:00:00Z\""),
+	  SEND("\"body\":\"Hi\",\"sendAt\":\"2026-11-24T13:00:00+02:00\""), true },
+	{ "fingerprint another sendAt differs", SEND("\"body\":\"Hi\",\"sendAt\":\"2026-11-24T11:00:00Z\""),
+	  SEND("\"body\":\"Hi\",\"sendAt\":\"2026-11-24T11:00:01Z\""), false },
 	{ "fingerprint different callbackUrl", SEND("\"body\":\"Hi\",\"callbackUrl\":\"https://a.example/\""),
 	  SEND("\"body\":\"Hi\",\"callbackUrl\":\"https://b.example/\""), false },
 	{ "fingerprint ucs2 vs auto GSM text", SEND("\"body\":\"Hi\",\"encoding\":\"ucs2\""), SEND("\"body\":\"Hi\""),
@@ -619,7 +680,7 @@ static const struct fp_case fp_cases[] = {
 
 static void fingerprint_of(const char *json, unsigned char digest[SHA256_DIGEST_LEN])
 {
-	struct request_limits lim = { 10, 1000 };
+	struct request_limits lim = { 10, 1000, NOW_MS };
 	struct sms_item it;
 	struct sha256 s;
 	char detail[200];
@@ -762,7 +823,7 @@ static void test_errors_capped(void **state)
 {
 	static const char json[] = "{\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1,\"j\":1,"
 				   "\"k\":1,\"l\":1,\"m\":1,\"n\":1}";
-	struct request_limits lim = { 10, 1000 };
+	struct request_limits lim = { 10, 1000, NOW_MS };
 	struct sms_item it;
 	char detail[200];
 
@@ -778,7 +839,7 @@ static void test_errors_capped(void **state)
 static void test_unknown_field_long_name(void **state)
 {
 	static const char json[] = SEND_BODY("\"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghij\":1");
-	struct request_limits lim = { 10, 1000 };
+	struct request_limits lim = { 10, 1000, NOW_MS };
 	struct sms_item it;
 	char detail[200];
 
@@ -826,7 +887,7 @@ static void test_errors_json_roundtrip(void **state)
 {
 	static const char json[] = "{\"we\\\"ird\\\\\":1,\"c\\u0007tl\":2,\"to\":\"+999 1234567\",\"from\":\"A\\\"B\","
 				   "\"body\":\"\\u0000\",\"validityPeriod\":\"x\"}";
-	struct request_limits lim = { 10, 1000 };
+	struct request_limits lim = { 10, 1000, NOW_MS };
 	struct sms_item it;
 	char detail[200];
 
@@ -858,7 +919,7 @@ static void test_errors_json_escapes(void **state)
 static void test_errors_json_empty(void **state)
 {
 	static const char json[] = SEND("\"body\":\"Hi\"");
-	struct request_limits lim = { 10, 1000 };
+	struct request_limits lim = { 10, 1000, NOW_MS };
 	struct sms_item it;
 	struct buf b;
 	char detail[200];
@@ -880,7 +941,7 @@ static void test_bulk_fingerprint(void **state)
 				"{\"from\":\"ACME\",\"to\":\"0044 20 7946 0958\",\"body\":\"Hi\"} ] } ";
 	const char *bodies[] = { a, b };
 	unsigned char digest[2][SHA256_DIGEST_LEN];
-	struct request_limits lim = { 10, 1000 };
+	struct request_limits lim = { 10, 1000, NOW_MS };
 	char detail[200];
 
 	(void)state;
