@@ -32,6 +32,7 @@ AS $$
 DECLARE
     n integer;
     v_limited boolean := EXISTS (SELECT 1 FROM operator_limits);
+    v_now timestamptz := clock_timestamp();
 BEGIN
     IF v_limited THEN
         -- A new limit starts with a full bucket.
@@ -42,13 +43,14 @@ BEGIN
     END IF;
     WITH lim AS MATERIALIZED (
         -- The buckets this statement holds, with what they hold now (refilled lazily, capped at burst).
-        SELECT b.operator_id,
-               floor(least(l.burst::double precision,
+        SELECT x.operator_id, x.tokens, floor(x.tokens)::integer AS avail
+        FROM (SELECT b.operator_id,
+                     least(l.burst::double precision,
                            b.tokens + l.max_per_second
-                                      * greatest(0, extract(epoch FROM clock_timestamp() - b.refilled_at))))::integer AS avail
-        FROM operator_buckets b JOIN operator_limits l ON l.operator_id = b.operator_id
-        WHERE v_limited
-        FOR UPDATE OF b SKIP LOCKED
+                                      * greatest(0, extract(epoch FROM v_now - b.refilled_at))) AS tokens
+              FROM operator_buckets b JOIN operator_limits l ON l.operator_id = b.operator_id
+              WHERE v_limited
+              FOR UPDATE OF b SKIP LOCKED) x
     ), blocked AS MATERIALIZED (
         -- Operators whose rows may not be stamped now: limited, and an empty bucket or one another instance holds.
         SELECT l.operator_id FROM operator_limits l
@@ -72,25 +74,50 @@ BEGIN
     ), c AS (
         SELECT * FROM ch UNION ALL SELECT * FROM cn
     ), ranked AS MATERIALIZED (
-        SELECT c.id, c.operator_id, lim.avail,
+        SELECT c.id, c.operator_id, lim.avail, lim.tokens,
                row_number() OVER (PARTITION BY c.operator_id ORDER BY c.priority = 'high' DESC, c.id) AS k,
                row_number() OVER (ORDER BY c.priority = 'high' DESC, c.id) AS overall
         FROM c LEFT JOIN lim ON lim.operator_id = c.operator_id
     ), chosen AS MATERIALIZED (
-        SELECT r.id, r.operator_id, r.avail FROM ranked r
+        SELECT r.id, r.operator_id, r.avail, r.tokens FROM ranked r
         WHERE (r.avail IS NULL OR r.k <= r.avail)
         ORDER BY r.overall LIMIT p_limit
     ), u AS (
         UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM chosen WHERE o.id = chosen.id RETURNING 1
     ), t AS (
-        UPDATE operator_buckets b SET tokens = g.avail - g.taken, refilled_at = clock_timestamp()
-        FROM (SELECT chosen.operator_id, min(chosen.avail) AS avail, count(*) AS taken
+        -- (the fraction of a token left is kept: floor()ing it away at every grant would slow the rate)
+        UPDATE operator_buckets b SET tokens = g.tokens - g.taken, refilled_at = v_now
+        FROM (SELECT chosen.operator_id, min(chosen.tokens) AS tokens, count(*) AS taken
               FROM chosen WHERE chosen.avail IS NOT NULL GROUP BY chosen.operator_id) g
         WHERE b.operator_id = g.operator_id
         RETURNING 1
     )
     SELECT count(*)::integer INTO n FROM u;
     RETURN n;
+END
+$$;
+
+-- The relay's stamp step: orch.outbox_stamp_operator_rows(), and when
+-- rows wait for an operator's limit, in how many ms the first of those
+-- operators has its next token (NULL when none wait), so the relay comes
+-- back for them then and not a poll later.
+CREATE OR REPLACE FUNCTION orch.relay_stamp(p_limit integer, OUT stamped integer, OUT next_grant_ms integer)
+LANGUAGE plpgsql
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+BEGIN
+    stamped := outbox_stamp_operator_rows(p_limit);
+    IF EXISTS (SELECT 1 FROM operator_limits) THEN
+        SELECT greatest(1, ceil(min(1000 * (1 - least(l.burst::double precision,
+                                                       coalesce(b.tokens, l.burst) + l.max_per_second
+                                                           * greatest(0, extract(epoch FROM clock_timestamp() - b.refilled_at))))
+                                           / l.max_per_second)))::integer
+        INTO next_grant_ms
+        FROM operator_limits l LEFT JOIN operator_buckets b ON b.operator_id = l.operator_id
+        WHERE EXISTS (SELECT 1 FROM outbox o
+                      WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL
+                        AND o.subject = 'smpp.operator.' || l.operator_id);
+    END IF;
 END
 $$;
 
@@ -224,6 +251,7 @@ END
 $$;
 
 COMMENT ON FUNCTION orch.outbox_stamp_operator_rows(integer) IS 'Relay step 1: records (and commits) the first publish attempt of the next smpp.operator rows (of ROUTED messages only, high first, within each limited operator''s token bucket) before they are published';
+COMMENT ON FUNCTION orch.relay_stamp(integer) IS 'Relay step 1 as the relay calls it: stamps (outbox_stamp_operator_rows) and says in how many ms the next token of an operator with waiting rows is due (NULL: none wait)';
 COMMENT ON FUNCTION orch.outbox_claim(integer, interval) IS 'Relay step 2: locks the next pending rows (FOR UPDATE SKIP LOCKED) for publishing, high first (at most 9/10 of the batch), then normal; operator rows only when stamped, inside the duplicate window and their message still ROUTED';
 COMMENT ON FUNCTION orch.outbox_claim_message_rows(uuid[], interval) IS 'Fast path of the accept writer and the pipeline: locks the pending rows of the given messages (operator rows only when stamped, in the window, message ROUTED; SKIP LOCKED) for publishing at once';
 COMMENT ON FUNCTION orch.outbox_mark_published(bigint[]) IS 'Marks acknowledged rows published and moves their operator messages ROUTED -> SUBMITTED; returns how many moved';

@@ -43,6 +43,7 @@ GRANT EXECUTE ON FUNCTION
     orch.outbox_backlog_estimate(),
     orch.message_json(uuid, text),
     orch.outbox_stamp_operator_rows(integer),
+    orch.relay_stamp(integer),
     orch.outbox_claim(integer, interval),
     orch.outbox_mark_published(bigint[]),
     orch.outbox_mark_failed(bigint[], text),

@@ -90,6 +90,7 @@ static struct {
 	int64_t next_purge_ms;
 	int64_t next_stamp_ms;
 	bool stamp_again;
+	int64_t grant_at_ms; /* rows wait for an operator's limit: its next token is due then (0: none wait) */
 	bool provisioned;
 	bool fault_exit_after_publish;
 	_Atomic int64_t last_notify_ms;
@@ -248,14 +249,18 @@ static int claim(struct relay_lane *l)
 	int64_t now = mono_ms();
 	if (relay.stamp_again || now >= relay.next_stamp_ms) {
 		const char *stamp_params[] = { limit };
-		PGresult *sres = PQexecParams(l->conn, "SELECT orch.outbox_stamp_operator_rows($1::integer)", 1, NULL,
-					      stamp_params, NULL, NULL, 0);
-		bool ok = PQresultStatus(sres) == PGRES_TUPLES_OK;
+		PGresult *sres = PQexecParams(l->conn, "SELECT stamped, next_grant_ms FROM orch.relay_stamp($1::integer)", 1,
+					      NULL, stamp_params, NULL, NULL, 0);
+		bool ok = PQresultStatus(sres) == PGRES_TUPLES_OK && PQntuples(sres) == 1;
 		relay.stamp_again = ok && atoi(PQgetvalue(sres, 0, 0)) > 0;
+		/* Rows waiting for a limit are stamped when their next token is due, not a poll later (a bucket
+		   holds at most its burst: waiting longer than burst/rate would lose tokens). */
+		relay.grant_at_ms = ok && !PQgetisnull(sres, 0, 1) ? now + atoi(PQgetvalue(sres, 0, 1)) : 0;
 		PQclear(sres);
 		if (!ok)
 			return -1;
-		relay.next_stamp_ms = now + STAMP_EVERY_MS;
+		relay.next_stamp_ms = relay.grant_at_ms && relay.grant_at_ms < now + STAMP_EVERY_MS ? relay.grant_at_ms
+											      : now + STAMP_EVERY_MS;
 	}
 	if (begin_marking(l->conn))
 		return -1;
@@ -485,8 +490,14 @@ static void *relay_main(void *arg)
 	(void)arg;
 	long last = 0;
 	while (!atomic_load(&relay.stopping)) {
-		if (last < relay.cfg->relay_batch)
-			wait_for_work(POLL_MS);
+		if (last < relay.cfg->relay_batch) {
+			int64_t wait = POLL_MS;
+			if (relay.grant_at_ms) {
+				int64_t until = relay.grant_at_ms - mono_ms();
+				wait = until < 0 ? 0 : until < wait ? until : wait;
+			}
+			wait_for_work(wait);
+		}
 		if (atomic_load(&relay.stopping))
 			break;
 		if (!connect_db()) {
