@@ -231,21 +231,26 @@ $$;
 
 -- Deletes up to p_batch rows that left the outbox (published or withdrawn)
 -- more than p_older_than ago; returns how many. Small batches, skipping locked rows: never a long lock.
+-- Oldest first, as one index range on outbox_published_at, then by primary
+-- key. The cut-off is a value computed first: written as clock_timestamp()
+-- - p_older_than in the WHERE clause (volatile, so never an index
+-- condition) it made the scan read every published row and its heap page to
+-- find none old enough: 1.8 s on 1,000,000 rows, in the relay's thread
+-- every 10 s and in every reconcile pass.
 CREATE OR REPLACE FUNCTION orch.outbox_purge(p_older_than interval, p_batch integer)
 RETURNS integer LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
+    v_before timestamptz := clock_timestamp() - p_older_than;
     n integer;
 BEGIN
-    WITH c AS MATERIALIZED (
-        SELECT id FROM outbox WHERE published_at < clock_timestamp() - p_older_than
+    DELETE FROM outbox WHERE id = ANY (ARRAY(
+        SELECT id FROM outbox WHERE published_at < v_before
         ORDER BY published_at LIMIT p_batch
-        FOR UPDATE SKIP LOCKED
-    ), d AS (
-        DELETE FROM outbox o USING c WHERE o.id = c.id RETURNING 1
-    )
-    SELECT count(*)::integer INTO n FROM d;
+        FOR UPDATE SKIP LOCKED));
+    GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
 $$;

@@ -59,5 +59,17 @@ UPDATE orch.outbox SET first_attempt_at = now(), published_at = now();
 SELECT is((SELECT pending FROM orch.outbox_backlog_estimate()), 0::bigint, 'nothing pending: 0');
 SELECT is((SELECT oldest_age_seconds FROM orch.outbox_backlog_estimate()), 0::double precision, 'nothing pending: age 0');
 
+-- The idempotency purge: expired records only, oldest first, in batches.
+DELETE FROM orch.idempotency_keys;
+INSERT INTO orch.idempotency_keys (account_id, idem_key, fingerprint, response_status, response_body, created_at, expires_at)
+SELECT 'acct-p', 'k-' || g, repeat('a', 64), 202, '{}', now() - interval '3 days',
+       CASE WHEN g <= 3 THEN now() - g * interval '1 hour' ELSE now() + interval '1 hour' END
+FROM generate_series(1, 4) g;
+SELECT is(orch.idempotency_purge(2), 2, 'idempotency purge deletes a batch of expired records');
+SELECT is((SELECT string_agg(idem_key, ',' ORDER BY idem_key) FROM orch.idempotency_keys), 'k-1,k-4', '... the oldest first');
+SELECT is(orch.idempotency_purge(100), 1, 'then the rest');
+SELECT is(orch.idempotency_purge(100), 0, 'then nothing');
+SELECT is((SELECT string_agg(idem_key, ',') FROM orch.idempotency_keys), 'k-4', 'a live record is kept');
+
 SELECT * FROM finish();
 ROLLBACK;
