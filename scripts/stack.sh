@@ -20,7 +20,7 @@ profile=${2:?usage: stack.sh start|stop|wipe run|test [binary]}
 bin=${3:-}
 
 case $profile in
-run) base=${ORCH_STACK_PORT_BASE:-15} http=8080 ;;
+run) base=${ORCH_STACK_PORT_BASE:-15} http=${ORCH_STACK_HTTP_PORT:-8080} ;;
 test) base=${ORCH_STACK_PORT_BASE:-25} http=${ORCH_STACK_PORT_BASE:-25}080 ;;
 *) echo "stack.sh: profile must be run or test, got '$profile'" >&2; exit 2 ;;
 esac

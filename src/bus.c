@@ -186,7 +186,7 @@ static bool has_subject(const jsStreamConfig *c, const char *subject)
 /*
  * A stream made by an older version lacks subjects this one publishes on
  * (the high lane's): they are added, everything else of it kept. 0 when it
- * has them all (now).
+ * had them all, 1 when they were added, -1 when they could not be.
  */
 static int add_missing_subjects(const struct stream_def *d, jsStreamInfo *si)
 {
@@ -217,7 +217,7 @@ static int add_missing_subjects(const struct stream_def *d, jsStreamInfo *si)
 	}
 	jsStreamInfo_Destroy(out);
 	log_info("stream subjects added", "stream", d->name);
-	return 0;
+	return 1;
 }
 
 static int ensure_stream(const struct stream_def *d)
@@ -227,9 +227,10 @@ static int ensure_stream(const struct stream_def *d)
 	natsStatus s = js_GetStreamInfo(&si, bus.js, d->name, NULL, &jerr);
 	if (s == NATS_OK) {
 		int rc = add_missing_subjects(d, si);
-		compare_stream(d, si->Config);
+		if (rc == 0) /* (after an update the info read before it is stale) */
+			compare_stream(d, si->Config);
 		jsStreamInfo_Destroy(si);
-		return rc;
+		return rc < 0 ? -1 : 0;
 	}
 	if (s != NATS_NOT_FOUND) {
 		log_warn("cannot read stream info", "stream", d->name, "error", natsStatus_GetText(s));
