@@ -16,8 +16,10 @@
 -- publish and last_error says "withdrawn: ...". So published_at means "left
 -- the outbox" (published, or withdrawn), and a NULL one means pending.
 
--- Operator rows of ROUTED messages only (one primary-key probe each, as in
--- the claim below); high rows first, then in id order. An operator with a
+-- Operator rows of ROUTED messages still inside valid_until only (one
+-- primary-key probe each, as in the claim below); high rows first (at most
+-- nine tenths of p_limit, and of a limited operator's tokens, while normal
+-- rows wait too), then in id order. An operator with a
 -- row in orch.operator_limits gets only as many rows stamped as its token
 -- bucket (orch.operator_buckets) holds: the bucket row is locked for this
 -- statement, so two instances never grant the same tokens (one that finds
@@ -60,26 +62,35 @@ BEGIN
         WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL AND o.subject LIKE 'smpp.operator.%'
           AND o.priority = 'high'
           AND (NOT v_limited OR substr(o.subject, 15) NOT IN (SELECT blocked.operator_id FROM blocked))
-          AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
-        ORDER BY o.id LIMIT p_limit
+          -- (one primary-key probe: still ROUTED and still valid: an expired message is never handed over)
+          AND (SELECT m.status = 'ROUTED' AND m.valid_until > v_now FROM sms_messages m WHERE m.id = o.message_id)
+        ORDER BY o.id LIMIT greatest(1, p_limit - p_limit / 10)
         FOR UPDATE OF o SKIP LOCKED
     ), cn AS MATERIALIZED (
         SELECT o.id, o.priority, substr(o.subject, 15) AS operator_id FROM outbox o
         WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL AND o.subject LIKE 'smpp.operator.%'
           AND o.priority = 'normal'
           AND (NOT v_limited OR substr(o.subject, 15) NOT IN (SELECT blocked.operator_id FROM blocked))
-          AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
+          AND (SELECT m.status = 'ROUTED' AND m.valid_until > v_now FROM sms_messages m WHERE m.id = o.message_id)
         ORDER BY o.id LIMIT p_limit
         FOR UPDATE OF o SKIP LOCKED
     ), c AS (
         SELECT * FROM ch UNION ALL SELECT * FROM cn
     ), ranked AS MATERIALIZED (
         SELECT c.id, c.operator_id, lim.avail, lim.tokens,
-               row_number() OVER (PARTITION BY c.operator_id ORDER BY c.priority = 'high' DESC, c.id) AS k,
-               row_number() OVER (ORDER BY c.priority = 'high' DESC, c.id) AS overall
-        FROM c LEFT JOIN lim ON lim.operator_id = c.operator_id
+               -- Within an operator, the order its tokens go in: high first, but every tenth to a
+               -- normal row while both wait (normal keeps a tenth of the work, domain.md): the
+               -- h-th high row gets h + (h - 1) / 9, the n-th normal row 10 n.
+               CASE WHEN c.priority = 'high' THEN c.rk + (c.rk - 1) / 9 ELSE c.rk * 10 END AS k_key,
+               c.priority, c.id AS ord_id
+        FROM (SELECT c.*, row_number() OVER (PARTITION BY c.operator_id, c.priority ORDER BY c.id) AS rk FROM c) c
+        LEFT JOIN lim ON lim.operator_id = c.operator_id
+    ), ranked2 AS MATERIALIZED (
+        SELECT r.*, row_number() OVER (PARTITION BY r.operator_id ORDER BY r.k_key, r.ord_id) AS k,
+               row_number() OVER (ORDER BY r.priority = 'high' DESC, r.ord_id) AS overall
+        FROM ranked r
     ), chosen AS MATERIALIZED (
-        SELECT r.id, r.operator_id, r.avail, r.tokens FROM ranked r
+        SELECT r.id, r.operator_id, r.avail, r.tokens FROM ranked2 r
         WHERE (r.avail IS NULL OR r.k <= r.avail)
         ORDER BY r.overall LIMIT p_limit
     ), u AS (

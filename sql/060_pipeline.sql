@@ -142,7 +142,8 @@ END
 $$;
 
 -- The retry scheduler: due RETRY_SCHEDULED messages become QUEUED again
--- (with their sms.outbound.retry outbox row), high ones first. Several
+-- (with their sms.outbound.retry outbox row), high ones first (normal keeps
+-- a tenth of the batch while both are due). Several
 -- schedulers never take the same message (SKIP LOCKED). Returns how many.
 CREATE OR REPLACE FUNCTION orch.retry_due(p_limit integer)
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
@@ -150,12 +151,19 @@ SET search_path = orch, pg_catalog, pg_temp
 AS $$
 DECLARE
     n integer;
+    v_high uuid[];
 BEGIN
-    SELECT count(*)::integer INTO n
-    FROM transition_many(ARRAY(
+    -- High first, at most nine tenths of the batch while normal ones are due too (domain.md).
+    v_high := ARRAY(
         SELECT s.id FROM sms_messages s
-        WHERE s.status = 'RETRY_SCHEDULED' AND s.next_attempt_at <= clock_timestamp()
-        ORDER BY s.priority = 'high' DESC, s.next_attempt_at LIMIT p_limit
+        WHERE s.status = 'RETRY_SCHEDULED' AND s.next_attempt_at <= clock_timestamp() AND s.priority = 'high'
+        ORDER BY s.next_attempt_at LIMIT greatest(1, p_limit - p_limit / 10)
+        FOR UPDATE SKIP LOCKED);
+    SELECT count(*)::integer INTO n
+    FROM transition_many(v_high || ARRAY(
+        SELECT s.id FROM sms_messages s
+        WHERE s.status = 'RETRY_SCHEDULED' AND s.next_attempt_at <= clock_timestamp() AND s.priority = 'normal'
+        ORDER BY s.next_attempt_at LIMIT greatest(0, p_limit - cardinality(v_high))
         FOR UPDATE SKIP LOCKED), 'RETRY_SCHEDULED', 'QUEUED');
     RETURN n;
 END

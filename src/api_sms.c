@@ -377,6 +377,55 @@ static bool post_prelude(struct api *api, struct http_request *req, struct http_
 	return !bad;
 }
 
+static void bulk_fingerprint(struct pending *p, bool stale_as_valid);
+
+/*
+ * A request with an Idempotency-Key whose only fault is a sendAt now more
+ * than 5 minutes past may be the retry of one accepted when it was not: if
+ * PostgreSQL holds a finished answer for the key with the fingerprint the
+ * request had then, that answer is replayed (api.md: a finished request is
+ * replayed), instead of the 400 a new request gets. True when it answered.
+ * Takes items (freed here when it answers).
+ */
+static bool replay_stale(struct api *api, struct http_request *req, struct http_response *resp, const char *account,
+			 const char *key, struct sms_item *items, size_t nitems, bool is_send)
+{
+	if (!key)
+		return false;
+	bool stale = false;
+	for (size_t i = 0; i < nitems; i++) {
+		if (item_only_stale_send_at(&items[i]))
+			stale = true;
+		else if (is_send && items[i].nerrors)
+			return false;
+	}
+	if (!stale)
+		return false;
+	struct pending *p = pending_new(api, req, account, key, is_send);
+	p->items = items;
+	p->nitems = nitems;
+	if (is_send) {
+		struct sha256 s;
+		sha256_init(&s);
+		sha256_update(&s, "send\n", 5);
+		item_fingerprint(&s, &items[0]);
+		finish_fingerprint(&s, p);
+	} else {
+		bulk_fingerprint(p, true);
+	}
+	struct idem_hit hit = { 0 };
+	bool answered = idem_lookup_pg(p, &hit) == 1 && strcmp(hit.fingerprint, p->fingerprint) == 0;
+	if (answered)
+		replay(resp, is_send, hit.status, hit.body);
+	free(hit.body);
+	if (!answered) { /* the caller keeps them */
+		p->items = NULL;
+		p->nitems = 0;
+	}
+	pending_free(p);
+	return answered;
+}
+
 void api_send(struct http_request *req, struct http_response *resp, void *ctx)
 {
 	struct api *api = ctx;
@@ -389,6 +438,8 @@ void api_send(struct http_request *req, struct http_response *resp, void *ctx)
 	struct sms_item *item = xcalloc(1, sizeof(*item));
 	char detail[160];
 	int rc = request_parse_send(json, len, &api->limits, item, detail, sizeof(detail));
+	if (rc == 1 && replay_stale(api, req, resp, account, key, item, 1, true))
+		return;
 	if (rc != 0) {
 		struct buf errors;
 		buf_init(&errors);
@@ -422,14 +473,14 @@ void api_send(struct http_request *req, struct http_response *resp, void *ctx)
 }
 
 /* An invalid bulk item enters the fingerprint by its error codes (its fields may not normalize). */
-static void bulk_fingerprint(struct pending *p)
+static void bulk_fingerprint(struct pending *p, bool stale_as_valid)
 {
 	struct sha256 s;
 	sha256_init(&s);
 	sha256_update(&s, "bulk\n", 5);
 	for (size_t i = 0; i < p->nitems; i++) {
 		const struct sms_item *it = &p->items[i];
-		if (!it->nerrors) {
+		if (!it->nerrors || (stale_as_valid && item_only_stale_send_at(it))) {
 			item_fingerprint(&s, it);
 			continue;
 		}
@@ -458,6 +509,8 @@ void api_bulk(struct http_request *req, struct http_response *resp, void *ctx)
 			     rc > 0 ? "Request is not valid" : "Request body is not valid JSON", detail, NULL);
 		return;
 	}
+	if (replay_stale(api, req, resp, account, key, items, nitems, false))
+		return;
 	struct pending *p = pending_new(api, req, account, key, false);
 	p->items = items;
 	p->nitems = nitems;
@@ -491,7 +544,7 @@ void api_bulk(struct http_request *req, struct http_response *resp, void *ctx)
 	bulk_results(&p->body, p);
 	buf_addc(&p->body, '}');
 	p->job.response_body = p->body.data;
-	bulk_fingerprint(p);
+	bulk_fingerprint(p, false);
 	submit(p, resp);
 }
 

@@ -267,6 +267,8 @@ static void check_send_at(struct sms_item *it, json_object *obj, int64_t now_ms)
 		now_ms = wall_ms();
 	if (at < now_ms - SEND_AT_SKEW_S * 1000) {
 		add_error(it, "sendAt", "invalid_send_at", "is more than %d minutes in the past", SEND_AT_SKEW_S / 60);
+		it->send_at_ms = at; /* for the fingerprint of a retry (item_only_stale_send_at) */
+		it->send_at_stale = true;
 		return;
 	}
 	if (at > now_ms + (int64_t)SEND_AT_MAX_AHEAD_S * 1000) {
@@ -576,6 +578,11 @@ void item_release(struct sms_item *it)
 	free(it->client_reference);
 	free(it->callback_url);
 	it->from = it->body = it->client_reference = it->callback_url = NULL;
+}
+
+bool item_only_stale_send_at(const struct sms_item *it)
+{
+	return it->nerrors == 1 && it->send_at_stale && strcmp(it->errors[0].code, "invalid_send_at") == 0;
 }
 
 void items_free(struct sms_item *items, size_t n)

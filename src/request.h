@@ -55,6 +55,7 @@ struct sms_item {
 	bool high;              /* priority "high" (else "normal") */
 	int64_t send_at_ms;     /* sendAt as given, epoch ms; 0 when absent */
 	bool scheduled;         /* sendAt is in the future: the message starts SCHEDULED */
+	bool send_at_stale;     /* sendAt is more than SEND_AT_SKEW_S past (an invalid_send_at error; send_at_ms set) */
 	int nerrors;
 	struct field_error errors[ITEM_MAX_ERRORS];
 };
@@ -76,6 +77,13 @@ int request_parse_send(const char *json, size_t len, const struct request_limits
  */
 int request_parse_bulk(const char *json, size_t len, const struct request_limits *lim, struct sms_item **items,
 		       size_t *nitems, char *detail, size_t detail_len) __attribute__((warn_unused_result));
+
+/*
+ * True when the item's only fault is a sendAt now too far in the past: the
+ * retry of a request accepted when it was not (its other fields are all
+ * valid and normalized, so it can be fingerprinted as the first one was).
+ */
+bool item_only_stale_send_at(const struct sms_item *item);
 
 void item_release(struct sms_item *item);
 void items_free(struct sms_item *items, size_t n);

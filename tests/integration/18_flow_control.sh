@@ -119,6 +119,19 @@ is "$STATUS $(jq -c '[.canceled, .notCancelable]' <<<"$BODY")" '200 [2,{"SUBMITT
 req GET "/v1/sms/bulk/$bid" -H "X-Consumer-Custom-ID: $A"
 is "$(jq -c '[.statuses.CANCELED, .statuses.SCHEDULED]' <<<"$BODY")" '[2,0]' "GET bulk after the cancel"
 
+# A retry with the Idempotency-Key, once its sendAt is more than 5 minutes past, gets the first answer.
+past=$(iso_in -290)
+body="{\"to\":\"+14155550100\",\"from\":\"ACME\",\"body\":\"retry\",\"sendAt\":\"$past\"}"
+send $A "$body" -H "Idempotency-Key: stale-$$"
+is "$STATUS $(jq -r .status <<<"$BODY")" "202 QUEUED" "sendAt 4m50s past, with a key: accepted as now"
+first=$BODY
+sleep 11
+send $A "$body" -H "Idempotency-Key: stale-$$"
+is "$STATUS $(header Idempotent-Replayed)" "202 true" "the same request 11 s later (sendAt now over 5 minutes past): the first answer replayed"
+is "$BODY" "$first" "... the same body"
+send $A "$body" -H "Idempotency-Key: stale-other-$$"
+has_error invalid_send_at sendAt "... while a new request with it is refused (invalid_send_at)"
+
 # A high message overtakes a 10,000-message backlog: the backlog is written while serve is down.
 stop_serve
 routing_control "delay_ms=3"

@@ -166,6 +166,37 @@ SELECT is(orch.outbox_stamp_operator_rows(100), 2, 'refilled: the rest granted')
 SELECT is((SELECT count(*) FROM orch.outbox WHERE subject = 'smpp.operator.op-lim' AND first_attempt_at IS NULL), 0::bigint,
           'all granted');
 
+-- The grant keeps a tenth for normal while high waits too, and never an expired message.
+DELETE FROM orch.outbox WHERE published_at IS NULL;
+INSERT INTO orch.operator_limits (operator_id, max_per_second, burst) VALUES ('op-share', 0.001, 10);
+CREATE TEMP TABLE sh AS SELECT pg_temp.acc('acct-sh', 'high', NULL, NULL) AS id FROM generate_series(1, 20);
+CREATE TEMP TABLE sn AS SELECT pg_temp.acc('acct-sh', 'normal', NULL, NULL) AS id FROM generate_series(1, 5);
+SELECT count(*) AS ignored FROM orch.transition_many(ARRAY(SELECT id FROM sh UNION ALL SELECT id FROM sn), 'QUEUED', 'ROUTED',
+    NULL, NULL, array_fill('op-share'::text, ARRAY[25]), array_fill('r'::text, ARRAY[25])) \gset
+SELECT is(orch.outbox_stamp_operator_rows(100), 10, 'a bucket of 10 grants 10');
+SELECT is((SELECT string_agg(o.priority || ':' || n, ',' ORDER BY o.priority) FROM (
+              SELECT priority, count(*) AS n FROM orch.outbox o
+              WHERE subject = 'smpp.operator.op-share' AND first_attempt_at IS NOT NULL GROUP BY priority) o),
+          'high:9,normal:1', 'nine to high, one to normal while both wait');
+DELETE FROM orch.outbox WHERE published_at IS NULL;
+SELECT pg_temp.acc('acct-sh', 'normal', NULL, NULL, interval '1 hour') AS ex \gset
+SELECT orch.transition(:'ex', 'QUEUED', 'ROUTED', p_operator_id => 'op-free', p_route_id => 'r') AS ignored \gset
+UPDATE orch.sms_messages SET valid_until = now() - interval '1 ms' WHERE id = :'ex';
+SELECT is(orch.outbox_stamp_operator_rows(100), 0, 'the operator row of an expired message is never granted');
+DELETE FROM orch.operator_limits WHERE operator_id = 'op-share';
+
+-- Retries: normal keeps a tenth of the batch while high ones are due too.
+CREATE TEMP TABLE rh AS SELECT pg_temp.acc('acct-rs', 'high', NULL, NULL) AS id FROM generate_series(1, 20);
+CREATE TEMP TABLE rn AS SELECT pg_temp.acc('acct-rs', 'normal', NULL, NULL) AS id FROM generate_series(1, 5);
+UPDATE orch.sms_messages SET next_attempt_at = now() + interval '1 hour' WHERE status = 'RETRY_SCHEDULED';
+SELECT count(*) AS ignored FROM orch.transition_many(ARRAY(SELECT id FROM rh UNION ALL SELECT id FROM rn), 'QUEUED',
+    'RETRY_SCHEDULED', NULL, NULL, NULL, NULL, array_fill(now() - interval '1 second', ARRAY[25])) \gset
+SELECT is(orch.retry_due(10), 10, 'retry_due(10) moves 10');
+SELECT is((SELECT string_agg(priority || ':' || n, ',' ORDER BY priority) FROM (
+              SELECT m.priority, count(*) AS n FROM orch.sms_messages m
+              WHERE m.account_id = 'acct-rs' AND m.status = 'QUEUED' GROUP BY m.priority) x),
+          'high:9,normal:1', 'retries: nine high, one normal');
+
 -- The reconciler: a message waiting for its operator's limit is not stuck; an overdue schedule is released.
 CREATE TEMP TABLE lw AS SELECT pg_temp.acc('acct-lim', 'normal', NULL, NULL) AS id FROM generate_series(1, 2);
 SELECT count(*) AS ignored FROM orch.transition_many(ARRAY(SELECT id FROM lw), 'QUEUED', 'ROUTED', NULL, NULL,
