@@ -44,6 +44,36 @@ if (!docPath || !baseUrlArg || !account) {
 const baseUrl = baseUrlArg.replace(/\/+$/, '');
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const DOC_ID = 'https://sms-orchestrator.invalid/openapi.json';
+// The ids of the last 202 answers, for the placeholders {{lastMessageId}} and {{lastBulkId}}.
+let lastMessageId = '00000000-0000-7000-8000-000000000000';
+let lastBulkId = '00000000-0000-7000-8000-000000000000';
+
+// {{now}}, {{now+90s}}, {{now-15m}}, {{now+1h@+02:00}}: an RFC 3339 time (whole
+// seconds) relative to the moment the example is sent, in UTC ("Z") or at the
+// given offset.
+const UNIT_MS = { s: 1000, m: 60000, h: 3600000, d: 86400000 };
+function relativeTime(_, sign, n, unit, osign, oh, om) {
+	const ms = Math.floor((Date.now() + (sign ? (sign === '-' ? -1 : 1) * Number(n) * UNIT_MS[unit] : 0)) / 1000) * 1000;
+	if (!osign) return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+	const off = (osign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om));
+	return `${new Date(ms + off * 60000).toISOString().slice(0, 19)}${osign}${oh}:${om}`;
+}
+
+function resolvePlaceholders(s, uuid) {
+	return String(s)
+		.replace(/\{\{uuid\}\}/g, uuid)
+		.replace(/\{\{account\}\}/g, account)
+		.replace(/\{\{lastMessageId\}\}/g, lastMessageId)
+		.replace(/\{\{lastBulkId\}\}/g, lastBulkId)
+		.replace(/\{\{now(?:([+-])([0-9]+)([smhd]))?(?:@([+-])([0-9]{2}):([0-9]{2}))?\}\}/g, relativeTime);
+}
+// A JSON request body with the placeholders of its strings resolved.
+function resolveValue(v, uuid) {
+	if (typeof v === 'string') return resolvePlaceholders(v, uuid);
+	if (Array.isArray(v)) return v.map((x) => resolveValue(x, uuid));
+	if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolveValue(x, uuid)]));
+	return v;
+}
 
 // ---- TAP -------------------------------------------------------------------
 const tapStart = process.env.TAP_START ? Number(process.env.TAP_START) : 1;
@@ -188,7 +218,7 @@ for (const { op, label } of OPS) {
 			if (want === undefined || typeof ex.value === 'string') continue;
 			let errs;
 			try {
-				errs = validate(media.schema, ex.value);
+				errs = validate(media.schema, resolveValue(ex.value, ''));
 			} catch (e) {
 				errs = [e.message];
 			}
@@ -201,23 +231,15 @@ for (const { op, label } of OPS) {
 
 // ---- 2 and 3. Live checks ---------------------------------------------------
 const exercised = new Set();
-let lastMessageId = '00000000-0000-7000-8000-000000000000';
-
-function resolvePlaceholders(s, uuid) {
-	return String(s)
-		.replace(/\{\{uuid\}\}/g, uuid)
-		.replace(/\{\{account\}\}/g, account)
-		.replace(/\{\{lastMessageId\}\}/g, lastMessageId);
-}
 
 // The request one example makes: {method, url, headers, body}.
-function buildRequest(o, ex, paramName, headers) {
+function buildRequest(o, ex, paramName, headers, uuid = '') {
 	const method = (ex['x-method'] || o.method).toUpperCase();
 	let path = o.path;
 	if (paramName) path = path.replace(`{${paramName}}`, encodeURIComponent(resolvePlaceholders(ex.value, '')));
 	let body;
 	if (!paramName && ex.value !== undefined && method !== 'GET' && method !== 'HEAD') {
-		body = typeof ex.value === 'string' ? ex.value : JSON.stringify(ex.value);
+		body = typeof ex.value === 'string' ? ex.value : JSON.stringify(resolveValue(ex.value, uuid));
 		const padTo = ex['x-pad-to-bytes'];
 		if (padTo && Buffer.byteLength(body) < padTo) body += ' '.repeat(padTo - Buffer.byteLength(body));
 	}
@@ -252,6 +274,7 @@ function noteMessageId(answer) {
 	if (answer.status !== 202) return;
 	try {
 		const b = JSON.parse(answer.text);
+		if (typeof b.bulkId === 'string') lastBulkId = b.bulkId;
 		if (typeof b.messageId === 'string') lastMessageId = b.messageId;
 		else for (const r of b.results ?? []) if (typeof r.messageId === 'string') lastMessageId = r.messageId;
 	} catch {
@@ -339,25 +362,41 @@ function liveExamples(o) {
 	return out;
 }
 
+// The example x-send-first names: "name" (of the same operation) or
+// "operationId/name" (of another operation, sent with its own headers).
+function firstExample(o, all, ref) {
+	const slash = ref.indexOf('/');
+	if (slash < 0) {
+		const e = all.find((x) => x.name === ref);
+		return e && { o, e, sameOp: true };
+	}
+	const other = OPS.find((x) => x.op.operationId === ref.slice(0, slash));
+	const e = other && liveExamples(other).find((x) => x.name === ref.slice(slash + 1));
+	return e && { o: other, e, sameOp: false };
+}
+const hasBodyFor = (o, e) => !e.param && !['GET', 'HEAD'].includes((e.ex['x-method'] || o.method).toUpperCase());
+
 async function runExample(o, all, { name, ex, param }) {
 	const desc = `${o.label} example '${name}' answers ${ex['x-expect-status']}`;
 	if (ex['x-needs-gateway-token'] && !gatewayToken) return skip(desc, 'no GATEWAY_TOKEN given (the service does not require one)');
 	const uuid = randomUUID();
 	const diags = [];
 	try {
-		const hasBody = !param && !['GET', 'HEAD'].includes((ex['x-method'] || o.method).toUpperCase());
-		const headers = requestHeaders(o, ex, uuid, hasBody);
+		const headers = requestHeaders(o, ex, uuid, hasBodyFor(o, { ex, param }));
 		if (ex['x-send-first']) {
-			const first = all.find((e) => e.name === ex['x-send-first']);
-			if (!first) return report(false, desc, [`x-send-first names '${ex['x-send-first']}', which ${o.label} does not have`]);
-			const freq = buildRequest(o, first.ex, first.param, headers);
+			const first = firstExample(o, all, ex['x-send-first']);
+			if (!first)
+				return report(false, desc, [`x-send-first names '${ex['x-send-first']}', which is neither an example of ${o.label} nor operationId/example of the document`]);
+			const fheaders = first.sameOp ? headers : requestHeaders(first.o, first.e.ex, uuid, hasBodyFor(first.o, first.e));
+			const freq = buildRequest(first.o, first.e.ex, first.e.param, fheaders, uuid);
 			const fans = await send(freq);
 			noteMessageId(fans);
-			const want = first.ex['x-expect-status'];
+			const want = first.e.ex['x-expect-status'];
 			if (want !== undefined && fans.status !== want)
-				diags.push(`the first request (example '${first.name}') answered ${fans.status}, expected ${want}`, ...answerDiags(freq, fans));
+				diags.push(`the first request (example '${ex['x-send-first']}') answered ${fans.status}, expected ${want}`, ...answerDiags(freq, fans));
 		}
-		const req = buildRequest(o, ex, param, headers);
+		if (ex['x-wait-ms']) await new Promise((r) => setTimeout(r, ex['x-wait-ms']));
+		const req = buildRequest(o, ex, param, headers, uuid);
 		const answer = await send(req);
 		noteMessageId(answer);
 		if (answer.status !== ex['x-expect-status']) diags.push(`status ${answer.status}, expected ${ex['x-expect-status']}`);
