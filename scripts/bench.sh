@@ -73,6 +73,28 @@
 #      start, as a ratio of p99 to the warm 100/s. Goals printed: p50 <= 10 ms
 #      at 50/s, p99 <= 50 ms at 200/s, p99 <= 100 ms at b/2, first-15-s p99 <=
 #      2 x warm.
+#   p  OTP under a campaign (scripts/bench/flow.sh): a "priority":"high" POST
+#      /v1/sms/send every 100 ms for BENCH_OTP_SECONDS (30), wrk paced; (a)
+#      on empty tables, (b) while a backlog of BENCH_OTP_BACKLOG (100000)
+#      normal messages drains: written by orch.accept() in SQL, one
+#      transaction per 1,000, while serve is stopped, then serve started on
+#      it and the high sends begun once /healthz answers. p50/p99/max of
+#      202 -> SUBMITTED (the SUBMITTED history row's at - created_at) of the
+#      high messages in (a) and (b), p99(b)/p99(a) (aim <= 2), the drain time
+#      (serve start to the last backlog message SUBMITTED; capped at
+#      BENCH_OTP_DRAIN_CAP, 300 s).
+#   t  operator limit across two instances (flow.sh): a second serve (default
+#      roles) on 127.0.0.1:BENCH_SERVE2_PORT (8087), op-sfo limited to 200/s
+#      with burst 20 in orch.operator_limits, BENCH_LIMIT_MESSAGES (6000)
+#      messages to +1415555xxxx in bulk requests of 100 (curl, half to each
+#      serve); from the SMPP_OPERATOR stream's JetStream timestamps (purged
+#      first; tools/jsdump's "ts"): the most publishes in any 1 s sliding
+#      window after the first second (must be <= 220), per-second counts,
+#      first to last publish (about 30 s). The limit is removed at the end.
+#   q  scheduling precision (flow.sh): BENCH_SCHED_MESSAGES (10000) messages
+#      with one sendAt BENCH_SCHED_LEAD (12) s ahead, accepted in bulk
+#      requests of 1,000 before it; p50/p99/max of the QUEUED history row's
+#      at - send_at and of the SUBMITTED row's at - send_at, in ms.
 #   s  soak (scripts/bench/soak.sh; not in the default set: `make bench-soak`
 #      runs BENCH_PHASES=bs): BENCH_SOAK_SECONDS of paced sends at
 #      BENCH_SOAK_RATE (default b/3) on one serve, tables never truncated; per
@@ -108,7 +130,7 @@
 # and verdicts not met are reported, not failures.
 #
 # Settings (environment):
-#   BENCH_PHASES        the phases to run, in their fixed order (default 0abcdefgl; s: the soak)
+#   BENCH_PHASES        the phases to run, in their fixed order (default 0abcdefglptq; s: the soak)
 #   BENCH_RATE          phase b's rate for e, f, l and s when b does not run (default 1000)
 #   BENCH_SECONDS       length of each phase, and of each rate of l (default 15)
 #   BENCH_HTTP_THREADS  ORCH_HTTP_THREADS for serve (default 4)
@@ -128,6 +150,13 @@
 #   BENCH_COLD_SECONDS  the load after serve's start in phase l, seconds (default 15)
 #   BENCH_SOAK_SECONDS  length of the soak, phase s (default 600)
 #   BENCH_SOAK_RATE     the soak's requests/s (default phase b's rate / 3)
+#   BENCH_OTP_BACKLOG   normal messages behind the high ones in phase p (b) (default 100000, rounded up to 1000s)
+#   BENCH_OTP_SECONDS   length of each part of phase p's high sends (default 30)
+#   BENCH_OTP_DRAIN_CAP longest drain waited for in phase p (b), seconds (default 300)
+#   BENCH_LIMIT_MESSAGES messages to the limited operator in phase t (default 6000, rounded up to 100s)
+#   BENCH_SERVE2_PORT   the second serve's HTTP port in phase t (default 8087)
+#   BENCH_SCHED_MESSAGES messages scheduled for one second in phase q (default 10000, rounded up to 1000s)
+#   BENCH_SCHED_LEAD    how far ahead their sendAt is, seconds (default 12)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -166,7 +195,7 @@ die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
 for tool in "$PGBIN/pgbench" "$PGBIN/psql" wrk curl awk sort jq; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (make deps)"
 done
-for f in accept.pgbench common.lua send.lua bulk.lua relay_fill.pgbench paced.lua floor.sql floor.sh cost.sh latency.sh soak.sh; do
+for f in accept.pgbench common.lua send.lua bulk.lua relay_fill.pgbench paced.lua floor.sql floor.sh cost.sh latency.sh soak.sh flow.sh; do
 	[ -f "$SCRIPTS/$f" ] || die "$SCRIPTS/$f is missing"
 done
 
@@ -181,13 +210,14 @@ if port_open 8080; then
 fi
 
 mkdir -p "$OUT"
-rm -f "$OUT"/*.out "$OUT"/*.txt "$OUT"/*.tsv "$OUT"/*.err "$OUT"/serve.log
+rm -f "$OUT"/*.out "$OUT"/*.txt "$OUT"/*.tsv "$OUT"/*.err "$OUT"/*.json "$OUT"/*.jsonl "$OUT"/t-sent-* "$OUT"/serve.log "$OUT"/serve2.log
 rm -rf "$OUT/pgbench" && mkdir -p "$OUT/pgbench"
 
+# stop_serve [PIDFILE]: SIGTERM, SIGKILL after 10 s (PIDFILE: SERVE_PID unless given; phase t's second serve has its own).
 stop_serve() {
-	local pid i
-	[ -f "$SERVE_PID" ] || return 0
-	pid=$(cat "$SERVE_PID" 2>/dev/null || true)
+	local pidfile=${1:-$SERVE_PID} pid i
+	[ -f "$pidfile" ] || return 0
+	pid=$(cat "$pidfile" 2>/dev/null || true)
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		kill -TERM "$pid" 2>/dev/null || true
 		for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -196,13 +226,14 @@ stop_serve() {
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
 	fi
-	rm -f "$SERVE_PID"
+	rm -f "$pidfile"
 }
 WRK_BG_PID= # a wrk in the background (phase s)
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	[ -z "$WRK_BG_PID" ] || kill -TERM "$WRK_BG_PID" 2>/dev/null || true
+	! declare -F flow_cleanup >/dev/null || flow_cleanup || true # phase t's second serve and limit (flow.sh)
 	stop_serve
 	"$ROOT/scripts/stack.sh" stop "$PROFILE" || true
 	exit "$rc"
@@ -368,7 +399,7 @@ verdict() {
 
 # BENCH_PHASES: which phases run (default all but the soak). Phases e, f, l
 # and s pace at a fraction of b's rate, or of BENCH_RATE requests/s when b does not run.
-PHASES=${BENCH_PHASES:-0abcdefgl}
+PHASES=${BENCH_PHASES:-0abcdefglptq}
 want() { [[ $PHASES == *"$1"* ]]; }
 declare -A MPS P50 P99 NOTE
 for ph in 0s 0b a b c d e f g s; do MPS[$ph]=0 P50[$ph]=nan P99[$ph]=nan NOTE[$ph]="not run"; done
@@ -383,6 +414,8 @@ want b || MPS[b]=${BENCH_RATE:-1000}
 . "$SCRIPTS/latency.sh"
 # shellcheck source=scripts/bench/soak.sh
 . "$SCRIPTS/soak.sh"
+# shellcheck source=scripts/bench/flow.sh
+. "$SCRIPTS/flow.sh"
 
 # ---------------------------------------------------------------- phase 0: the floor
 want 0 && phase_0
@@ -794,6 +827,11 @@ want g && phase_g
 # ---------------------------------------------------------------- phase l: latency curve (scripts/bench/latency.sh)
 want l && phase_l
 
+# ---------------------------------------------------------------- phases p, t, q: flow control (scripts/bench/flow.sh)
+want p && phase_p
+want t && phase_t
+want q && phase_q
+
 # ---------------------------------------------------------------- phase s: soak (scripts/bench/soak.sh)
 want s && phase_s
 
@@ -902,6 +940,7 @@ ms2() { awk -v v="$1" 'BEGIN { if (v ~ /^[0-9.]+$/) printf "%.2f", v; else print
 		echo "backlog drain: no rate (phase g failed)"
 	fi
 	want l && latency_summary
+	if want p || want t || want q; then flow_summary; fi
 	if [ "${#COST_NAMES[@]}" -gt 0 ]; then
 		echo "cost per message (deltas of pg_stat_database for orch, pg_stat_wal, CPU of serve and of all PostgreSQL processes; busy: their"
 		echo "  CPU / ($(nproc) cores x secs)), windows:"

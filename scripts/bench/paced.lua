@@ -5,7 +5,7 @@
 -- BENCH_PACE_THREADS x 1000 / BENCH_PACE_MS per second) from a monotonic clock (LuaJIT
 -- ffi). A slot missed by more than 100 ms because every connection was busy
 -- is not made up with a burst. done() prints the same BENCH_RESULT line as send.lua (wrk's latency
--- excludes the delay).
+-- excludes the delay). BENCH_PACE_BODY, when set, is the request body (phase p: a high message).
 local ffi = require("ffi")
 ffi.cdef [[
 typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
@@ -22,7 +22,7 @@ local pace_ms = tonumber(os.getenv("BENCH_PACE_MS") or "1")
 local nthreads = tonumber(os.getenv("BENCH_PACE_THREADS") or "1")
 
 dofile((os.getenv("BENCH_LUA_DIR") or "scripts/bench") .. "/common.lua")
-bench_requests("/v1/sms/send", '{"to":"+14155550100","from":"ACME","body":"bench message"}', 1)
+bench_requests("/v1/sms/send", os.getenv("BENCH_PACE_BODY") or '{"to":"+14155550100","from":"ACME","body":"bench message"}', 1)
 
 function delay()
 	local now = now_ms()

@@ -1,6 +1,8 @@
 /*
  * jsdump: prints every message of a JetStream stream as one JSON line
- * {"seq","subject","headers":{...},"data":"..."}, for the integration tests.
+ * {"seq","subject","headers":{...},"data":"...","ts":N}, for the integration
+ * tests and scripts/bench.sh. ts is the time JetStream stored the message,
+ * in nanoseconds since the Unix epoch (UTC; natsMsg_GetTime).
  *
  *   jsdump nats://127.0.0.1:4222 STREAM
  *
@@ -35,7 +37,7 @@ static void print_msg(uint64_t seq, natsMsg *m)
 	}
 	buf_adds(&b, "},\"data\":");
 	buf_add_json_str(&b, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
-	buf_adds(&b, "}\n");
+	buf_addf(&b, ",\"ts\":%lld}\n", (long long)natsMsg_GetTime(m));
 	fwrite(b.data, 1, b.len, stdout);
 	buf_release(&b);
 }
