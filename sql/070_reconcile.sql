@@ -178,8 +178,12 @@ BEGIN
     -- queued_stuck: stuck QUEUED messages (open_by_age) with no request pending.
     n_found := 0; n_fixed := 0;
     FOR v_msg IN SELECT s.* FROM sms_messages s
+             -- (coalesce(...): the probe must go by outbox_message, one message's rows; written as
+             -- "published_at IS NULL" the planner could take outbox_pending for it, matching its
+             -- predicate, and walk every pending row once per QUEUED message: passes of minutes
+             -- during a backlog, measured by the bench's phase p)
              LEFT JOIN LATERAL (SELECT 1 AS found FROM outbox o
-                                WHERE o.message_id = s.id AND o.published_at IS NULL
+                                WHERE o.message_id = s.id AND coalesce(o.published_at IS NULL, false)
                                   AND o.subject IN ('sms.outbound.request', 'sms.outbound.retry',
                                                     'sms.outbound.request.high', 'sms.outbound.retry.high')
                                 LIMIT 1) pending ON true
