@@ -107,13 +107,13 @@ cost_end() {
 # pipeline's own relay lane where it has one).
 STAGE_SQL="CASE
 	WHEN query ~ 'orch\.accept\(' THEN 'accept'
-	WHEN query ~ 'orch\.outbox_claim_operator_rows\(' THEN 'pipeline'
-	WHEN query ~ 'orch\.(outbox_claim|outbox_mark_published|outbox_mark_failed|outbox_stamp_operator_rows)\(|synchronous_commit|LISTEN orch_outbox' THEN 'relay'
+	WHEN query ~ 'orch\.outbox_claim_message_rows\(' THEN 'pipeline'
+	WHEN query ~ 'orch\.(outbox_claim|outbox_mark_published|outbox_mark_failed|outbox_stamp_operator_rows|relay_stamp)\(|synchronous_commit|LISTEN orch_outbox' THEN 'relay'
 	WHEN query ~ 'orch\.pipeline_(prepare|apply)\(' THEN 'pipeline'
-	WHEN query ~ 'orch\.(retry_due|next_retry_at)\(|orch_retry' THEN 'scheduler'
+	WHEN query ~ 'orch\.(retry_due|next_retry_at|release_scheduled|next_due_at)\(|orch_retry' THEN 'scheduler'
 	WHEN query ~ 'orch\.(reconcile|outbox_purge|idempotency_purge)\(|advisory' THEN 'reconciler, purges'
-	WHEN query ~ 'outbox_backlog_estimate|schema_migrations' THEN 'monitor'
-	WHEN query ~ 'orch\.(message_json|idempotency_lookup)\(' THEN 'api lookups'
+	WHEN query ~ 'outbox_backlog_estimate|schema_migrations|v_operator_limits' THEN 'monitor'
+	WHEN query ~ 'orch\.(message_json|idempotency_lookup|bulk_json|cancel|cancel_bulk)\(' THEN 'api lookups'
 	WHEN query ~* '^\s*(BEGIN|COMMIT|ROLLBACK)' THEN 'BEGIN/COMMIT'
 	WHEN query ~* '^\s*NOTIFY' THEN 'NOTIFY (wake-ups)'
 	ELSE 'other' END"
