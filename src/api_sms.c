@@ -132,8 +132,9 @@ static void bulk_results(struct buf *b, const struct pending *p)
 			buf_addc(b, '}');
 		} else {
 			const struct accept_msg *msg = &p->job.msgs[m++];
-			buf_addf(b, "\"messageId\":\"%s\",\"status\":\"%s\",\"segments\":%u,\"priority\":\"%s\"", msg->id,
-				 msg->send_at[0] ? "SCHEDULED" : "QUEUED", it->segments, it->high ? "high" : "normal");
+			buf_addf(b, "\"messageId\":\"%s\",\"status\":\"%s\",\"segments\":%u,\"priority\":\"%s\"",
+				 msg->id, msg->send_at[0] ? "SCHEDULED" : "QUEUED", it->segments,
+				 it->high ? "high" : "normal");
 			if (msg->send_at[0])
 				buf_addf(b, ",\"sendAt\":\"%s\"", msg->send_at);
 			buf_addc(b, '}');
@@ -284,8 +285,9 @@ static int idem_lookup_pg(struct pending *p, struct idem_hit *hit)
 		return -1;
 	const char *params[] = { p->account, p->key };
 	PGresult *res = NULL;
-	int rc = db_query_deadline(conn, "SELECT fingerprint, response_status, response_body FROM orch.idempotency_lookup($1, $2)",
-				   2, params, p->api->cfg->db_timeout_ms, &res);
+	int rc = db_query_deadline(
+		conn, "SELECT fingerprint, response_status, response_body FROM orch.idempotency_lookup($1, $2)", 2,
+		params, p->api->cfg->db_timeout_ms, &res);
 	if (rc != 0) {
 		log_warn("idempotency lookup in PostgreSQL failed", "request_id", http_request_id(p->req), "error",
 			 res ? db_result_error(res) : db_error(conn));
@@ -445,7 +447,8 @@ void api_send(struct http_request *req, struct http_response *resp, void *ctx)
 		buf_init(&errors);
 		if (rc > 0) {
 			item_errors_json(item, &errors);
-			snprintf(detail, sizeof(detail), "%d field%s not valid", item->nerrors, item->nerrors == 1 ? " is" : "s are");
+			snprintf(detail, sizeof(detail), "%d field%s not valid", item->nerrors,
+				 item->nerrors == 1 ? " is" : "s are");
 		}
 		http_problem(resp, req, 400, rc > 0 ? "validation" : "malformed-json",
 			     rc > 0 ? "Request is not valid" : "Request body is not valid JSON", detail,
@@ -539,8 +542,7 @@ void api_bulk(struct http_request *req, struct http_response *resp, void *ctx)
 	}
 	uuid7_str(p->bulk_id);
 	p->job.bulk_id = p->bulk_id;
-	buf_addf(&p->body, "{\"bulkId\":\"%s\",\"accepted\":%zu,\"rejected\":%zu,", p->bulk_id, p->job.nmsgs,
-		 rejected);
+	buf_addf(&p->body, "{\"bulkId\":\"%s\",\"accepted\":%zu,\"rejected\":%zu,", p->bulk_id, p->job.nmsgs, rejected);
 	bulk_results(&p->body, p);
 	buf_addc(&p->body, '}');
 	p->job.response_body = p->body.data;
@@ -548,47 +550,16 @@ void api_bulk(struct http_request *req, struct http_response *resp, void *ctx)
 	submit(p, resp);
 }
 
-void api_get(struct http_request *req, struct http_response *resp, void *ctx)
-{
-	struct api *api = ctx;
-	char account[ACCOUNT_MAX];
-	if (!api_v1_guard(api, req, resp, account))
-		return;
-	const char *id = http_path(req) + strlen("/v1/sms/");
-	if (!uuid_parse_ok(id)) {
-		problem_field(resp, req, "messageId", "invalid_message_id", "the message id is not a UUID");
-		return;
-	}
-	PGconn *conn = dbpool_get(api->pool);
-	if (!conn) {
-		metrics_inc(M_DB_UNAVAILABLE, 1);
-		api_retry_after(resp, 2);
-		http_problem(resp, req, 503, "unavailable", "Service unavailable", "the message store cannot be reached", NULL);
-		return;
-	}
-	const char *params[] = { id, account };
-	PGresult *res = NULL;
-	if (db_query_deadline(conn, "SELECT orch.message_json($1::uuid, $2)", 2, params, api->cfg->db_timeout_ms, &res) != 0) {
-		log_error("GET failed", "request_id", http_request_id(req), "error",
-			  res ? db_result_error(res) : db_error(conn));
-		api_retry_after(resp, 2);
-		http_problem(resp, req, 503, "unavailable", "Service unavailable", "the message store cannot be reached", NULL);
-	} else if (PQgetisnull(res, 0, 0)) {
-		http_problem(resp, req, 404, "not-found", "Not found", "no such message", NULL);
-	} else {
-		http_json(resp, 200, PQgetvalue(res, 0, 0));
-	}
-	PQclear(res);
-	dbpool_put(api->pool, conn);
-}
-
 /*
  * One statement on a pooled connection within ORCH_DB_TIMEOUT; a deadlock
  * or serialization failure (a cancel racing the pipeline over the same rows)
- * is tried again, twice. 0 with *res, or -1 after answering 503 (logged).
+ * is tried again, twice. 0 with *res, or -1 after answering 503: "the
+ * message store cannot be reached" without a connection, failed_detail when
+ * the statement failed (logged as `what`).
  */
 static int pool_query(struct api *api, struct http_request *req, struct http_response *resp, const char *what,
-		      const char *sql, int nparams, const char *const *params, PGresult **res)
+		      const char *failed_detail, const char *sql, int nparams, const char *const *params,
+		      PGresult **res)
 {
 	for (int attempt = 0;; attempt++) {
 		PGconn *conn = dbpool_get(api->pool);
@@ -604,7 +575,7 @@ static int pool_query(struct api *api, struct http_request *req, struct http_res
 		const char *state = *res ? PQresultErrorField(*res, PG_DIAG_SQLSTATE) : NULL;
 		bool retry = rc != 0 && state && (!strcmp(state, "40P01") || !strcmp(state, "40001")) && attempt < 2;
 		if (rc != 0 && !retry)
-			log_error("request failed", "what", what, "request_id", http_request_id(req), "error",
+			log_error(what, "request_id", http_request_id(req), "error",
 				  *res ? db_result_error(*res) : db_error(conn));
 		dbpool_put(api->pool, conn);
 		if (rc == 0)
@@ -613,23 +584,63 @@ static int pool_query(struct api *api, struct http_request *req, struct http_res
 		*res = NULL;
 		if (!retry) {
 			api_retry_after(resp, 2);
-			http_problem(resp, req, 503, "unavailable", "Service unavailable",
-				     "the message store did not answer; nothing may have changed, retry later", NULL);
+			http_problem(resp, req, 503, "unavailable", "Service unavailable", failed_detail, NULL);
 			return -1;
 		}
 	}
 }
 
-/* The id segment of a path after prefix, up to the next '/' (the router made sure it is one segment). */
-static bool path_id(struct http_request *req, size_t prefix_len, char *out)
+/*
+ * The start of the routes on one message or bulk: the /v1 guards, then the
+ * id segment after prefix (the router made sure it is one segment) into id,
+ * or a 400 with code on field. False when it answered.
+ */
+static bool id_route(struct api *api, struct http_request *req, struct http_response *resp, char *account,
+		     size_t prefix_len, const char *field, const char *code, const char *detail, char *id)
 {
+	if (!api_v1_guard(api, req, resp, account))
+		return false;
 	const char *p = http_path(req) + prefix_len;
 	size_t n = strcspn(p, "/");
-	if (n != UUID_STR_LEN - 1)
-		return false;
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return uuid_parse_ok(out);
+	if (n == UUID_STR_LEN - 1) {
+		memcpy(id, p, n);
+		id[n] = '\0';
+		if (uuid_parse_ok(id))
+			return true;
+	}
+	problem_field(resp, req, field, code, detail);
+	return false;
+}
+
+static bool message_route(struct api *api, struct http_request *req, struct http_response *resp, char *account,
+			  char *id)
+{
+	return id_route(api, req, resp, account, strlen("/v1/sms/"), "messageId", "invalid_message_id",
+			"the message id is not a UUID", id);
+}
+
+static bool bulk_route(struct api *api, struct http_request *req, struct http_response *resp, char *account, char *id)
+{
+	return id_route(api, req, resp, account, strlen("/v1/sms/bulk/"), "bulkId", "invalid_bulk_id",
+			"the bulk id is not a UUID", id);
+}
+
+void api_get(struct http_request *req, struct http_response *resp, void *ctx)
+{
+	struct api *api = ctx;
+	char account[ACCOUNT_MAX], id[UUID_STR_LEN];
+	if (!message_route(api, req, resp, account, id))
+		return;
+	const char *params[] = { id, account };
+	PGresult *res;
+	if (pool_query(api, req, resp, "GET failed", "the message store cannot be reached",
+		       "SELECT orch.message_json($1::uuid, $2)", 2, params, &res))
+		return;
+	if (PQgetisnull(res, 0, 0))
+		http_problem(resp, req, 404, "not-found", "Not found", "no such message", NULL);
+	else
+		http_json(resp, 200, PQgetvalue(res, 0, 0));
+	PQclear(res);
 }
 
 /* POST /v1/sms/{id}/cancel: 200 with the message (CANCELED), 404, or 409 not-cancelable with its status. */
@@ -637,22 +648,20 @@ void api_cancel(struct http_request *req, struct http_response *resp, void *ctx)
 {
 	struct api *api = ctx;
 	char account[ACCOUNT_MAX], id[UUID_STR_LEN];
-	if (!api_v1_guard(api, req, resp, account))
+	if (!message_route(api, req, resp, account, id))
 		return;
-	if (!path_id(req, strlen("/v1/sms/"), id)) {
-		problem_field(resp, req, "messageId", "invalid_message_id", "the message id is not a UUID");
-		return;
-	}
 	const char *params[] = { account, id };
 	PGresult *res;
-	if (pool_query(api, req, resp, "cancel",
+	if (pool_query(api, req, resp, "cancel failed",
+		       "the message store did not answer; nothing may have changed, retry later",
 		       "SELECT c.status, c.canceled FROM orch.cancel($1, ARRAY[$2::uuid]) c", 2, params, &res))
 		return;
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
 		http_problem(resp, req, 404, "not-found", "Not found", "no such message", NULL);
 	} else if (strcmp(PQgetvalue(res, 0, 0), "CANCELED") != 0) {
 		char detail[128];
-		snprintf(detail, sizeof(detail), "the message is %s: it can no longer be canceled", PQgetvalue(res, 0, 0));
+		snprintf(detail, sizeof(detail), "the message is %s: it can no longer be canceled",
+			 PQgetvalue(res, 0, 0));
 		http_problem(resp, req, 409, "not-cancelable", "Message cannot be canceled", detail, NULL);
 		resp->body.len--; /* the current status, as a member of the problem: splice it in */
 		buf_adds(&resp->body, ",\"currentStatus\":");
@@ -663,7 +672,8 @@ void api_cancel(struct http_request *req, struct http_response *resp, void *ctx)
 			metrics_inc(M_CANCELED, 1);
 		PQclear(res);
 		const char *p2[] = { id, account };
-		if (pool_query(api, req, resp, "cancel answer", "SELECT orch.message_json($1::uuid, $2)", 2, p2, &res))
+		if (pool_query(api, req, resp, "cancel answer failed", "the message store cannot be reached",
+			       "SELECT orch.message_json($1::uuid, $2)", 2, p2, &res))
 			return;
 		if (PQgetisnull(res, 0, 0))
 			http_problem(resp, req, 404, "not-found", "Not found", "no such message", NULL);
@@ -678,15 +688,12 @@ void api_bulk_get(struct http_request *req, struct http_response *resp, void *ct
 {
 	struct api *api = ctx;
 	char account[ACCOUNT_MAX], id[UUID_STR_LEN];
-	if (!api_v1_guard(api, req, resp, account))
+	if (!bulk_route(api, req, resp, account, id))
 		return;
-	if (!path_id(req, strlen("/v1/sms/bulk/"), id)) {
-		problem_field(resp, req, "bulkId", "invalid_bulk_id", "the bulk id is not a UUID");
-		return;
-	}
 	const char *params[] = { id, account };
 	PGresult *res;
-	if (pool_query(api, req, resp, "bulk status", "SELECT orch.bulk_json($1::uuid, $2)", 2, params, &res))
+	if (pool_query(api, req, resp, "bulk status failed", "the message store cannot be reached",
+		       "SELECT orch.bulk_json($1::uuid, $2)", 2, params, &res))
 		return;
 	if (PQgetisnull(res, 0, 0))
 		http_problem(resp, req, 404, "not-found", "Not found", "no such bulk", NULL);
@@ -700,16 +707,14 @@ void api_bulk_cancel(struct http_request *req, struct http_response *resp, void 
 {
 	struct api *api = ctx;
 	char account[ACCOUNT_MAX], id[UUID_STR_LEN];
-	if (!api_v1_guard(api, req, resp, account))
+	if (!bulk_route(api, req, resp, account, id))
 		return;
-	if (!path_id(req, strlen("/v1/sms/bulk/"), id)) {
-		problem_field(resp, req, "bulkId", "invalid_bulk_id", "the bulk id is not a UUID");
-		return;
-	}
 	const char *params[] = { account, id };
 	PGresult *res;
-	if (pool_query(api, req, resp, "bulk cancel",
-		       "SELECT r::text, (r->>'canceled')::bigint FROM orch.cancel_bulk($1, $2::uuid) r", 2, params, &res))
+	if (pool_query(api, req, resp, "bulk cancel failed",
+		       "the message store did not answer; nothing may have changed, retry later",
+		       "SELECT r::text, (r->>'canceled')::bigint FROM orch.cancel_bulk($1, $2::uuid) r", 2, params,
+		       &res))
 		return;
 	if (PQgetisnull(res, 0, 0)) {
 		http_problem(resp, req, 404, "not-found", "Not found", "no such bulk", NULL);

@@ -395,7 +395,21 @@ async function runExample(o, all, { name, ex, param }) {
 			if (want !== undefined && fans.status !== want)
 				diags.push(`the first request (example '${ex['x-send-first']}') answered ${fans.status}, expected ${want}`, ...answerDiags(freq, fans));
 		}
-		if (ex['x-wait-ms']) await new Promise((r) => setTimeout(r, ex['x-wait-ms']));
+		if (ex['x-wait-for-status']) {
+			// Poll the message the first request made until it is in that state, x-wait-ms at most:
+			// a fixed sleep was too short on a loaded 2-core machine.
+			const deadline = Date.now() + (ex['x-wait-ms'] || 10000);
+			let st;
+			while (Date.now() < deadline) {
+				const g = await send({ method: 'GET', url: `${baseUrl}/v1/sms/${lastMessageId}`,
+					headers: { 'X-Consumer-Custom-ID': account, ...(gatewayToken ? { 'X-Gateway-Token': gatewayToken } : {}) } });
+				try { st = JSON.parse(g.text).status; } catch { st = undefined; }
+				if (st === ex['x-wait-for-status']) break;
+				await new Promise((r) => setTimeout(r, 100));
+			}
+			if (st !== ex['x-wait-for-status'])
+				diags.push(`the first request's message is ${st}, not ${ex['x-wait-for-status']}, after ${ex['x-wait-ms'] || 10000} ms`);
+		} else if (ex['x-wait-ms']) await new Promise((r) => setTimeout(r, ex['x-wait-ms']));
 		const req = buildRequest(o, ex, param, headers, uuid);
 		const answer = await send(req);
 		noteMessageId(answer);
