@@ -31,6 +31,7 @@ enum metric_counter {
 	M_SCHEDULED_RELEASED,     /* SCHEDULED messages released (QUEUED, or EXPIRED) by the scheduler */
 	M_CANCELED,               /* messages canceled by the API */
 	M_HTTP_EVICTED,           /* idle HTTP connections closed to make room near the connection limit */
+	M_NORMAL_YIELD_MS,        /* ms normal batches waited for high work in flight (flow.h) */
 	M_COUNTER_COUNT
 };
 

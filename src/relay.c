@@ -33,6 +33,7 @@
 #include "lib/log.h"
 #include "lib/timeutil.h"
 #include "lib/xmalloc.h"
+#include "flow.h"
 #include "metrics.h"
 #include "lib/banned.h"
 
@@ -483,6 +484,7 @@ static void *relay_main(void *arg)
 		}
 		if (!atomic_load(&relay.provisioned) && relay.cfg->nats_provision)
 			atomic_store(&relay.provisioned, bus_provisioned() || bus_provision() == 0);
+		flow_yield_to_high();
 		last = one_batch();
 		if (last < 0) {
 			back_off("publish or database error");
