@@ -17,6 +17,8 @@
 --                           not ROUTED (any more)                          -> row withdrawn, never published
 --   queued_stuck            QUEUED > stuck_after, no request pending nor
 --                           published within stuck_after                   -> publish sms.outbound.request again
+--   queued_waiting          the same, while the pipeline's consumers have a
+--                           backlog (p_stream_backlog > 0)                 -> nothing (it waits in the stream)
 --   retry_overdue           RETRY_SCHEDULED overdue by > stuck_after       -> QUEUED now (sms.outbound.retry)
 --   scheduled_overdue       SCHEDULED past send_at by > stuck_after         -> QUEUED now (sms.outbound.request)
 --   operator_limit_waiting  ROUTED, operator row never attempted, operator
@@ -38,8 +40,11 @@
 -- preferred that to the partial indexes) and jit off (a stale estimate over
 -- jit_above_cost made it compile a 1 ms statement for 180 ms).
 
+-- (its first version had no p_stream_backlog: a new argument makes a new function, so the old one
+-- goes, once; DROP ... IF EXISTS is a no-op after that)
+DROP FUNCTION IF EXISTS orch.reconcile(boolean, interval, interval, integer);
 CREATE OR REPLACE FUNCTION orch.reconcile(p_dry_run boolean, p_stuck_after interval, p_duplicate_window interval,
-                                          p_limit integer DEFAULT 10000)
+                                          p_limit integer DEFAULT 10000, p_stream_backlog bigint DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 SET jit = off
@@ -58,6 +63,7 @@ DECLARE
     v_msg sms_messages;
     n_found integer;
     n_fixed integer;
+    n_waiting integer := 0;
 BEGIN
     -- routed_published: stuck ROUTED messages (open_by_age) whose operator row was published.
     n_found := 0; n_fixed := 0;
@@ -195,6 +201,14 @@ BEGIN
                                 LIMIT 1) pending ON true
              WHERE s.status = 'QUEUED' AND s.updated_at < v_stuck_before AND pending.found IS NULL
              ORDER BY s.updated_at LIMIT p_limit LOOP
+        -- The pipeline's consumers still have messages to deliver or to finish (the caller read
+        -- them off JetStream): the pipeline is working through a backlog, and a request
+        -- published long ago is most likely waiting in it, not lost. It is counted, not
+        -- published again; once the backlog is gone, a pass publishes what is still QUEUED.
+        IF coalesce(p_stream_backlog, 0) > 0 THEN
+            n_waiting := n_waiting + 1;
+            CONTINUE;
+        END IF;
         n_found := n_found + 1;
         IF NOT p_dry_run THEN
             PERFORM enqueue('sms.outbound.request' || lane_suffix(v_msg.priority), 'sms.outbound.request', v_msg,
@@ -204,7 +218,8 @@ BEGIN
             v_wake := true;
         END IF;
     END LOOP;
-    v_found := v_found || jsonb_build_object('queued_stuck', jsonb_build_object('found', n_found, 'repaired', n_fixed));
+    v_found := v_found || jsonb_build_object('queued_stuck', jsonb_build_object('found', n_found, 'repaired', n_fixed))
+                       || jsonb_build_object('queued_waiting', jsonb_build_object('found', n_waiting, 'repaired', 0));
 
     -- retry_overdue: RETRY_SCHEDULED messages (retry_due) overdue by more than stuck_after.
     n_found := 0; n_fixed := 0;
@@ -264,5 +279,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION orch.reconcile(boolean, interval, interval, integer) IS 'One reconciliation pass (domain.md): finds stuck messages and repairs them through orch.transition(); with p_dry_run only reports; returns a JSON summary';
+COMMENT ON FUNCTION orch.reconcile(boolean, interval, interval, integer, bigint) IS 'One reconciliation pass (domain.md): finds stuck messages and repairs them through orch.transition(); with p_dry_run only reports; p_stream_backlog: what the pipeline consumers still have to deliver or finish (NULL: unknown), while above 0 a QUEUED message is not published again (queued_waiting); returns a JSON summary';
 COMMENT ON FUNCTION orch.idempotency_purge(integer) IS 'Deletes a small batch of expired idempotency records; returns how many';

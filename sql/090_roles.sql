@@ -63,7 +63,7 @@ GRANT EXECUTE ON FUNCTION
     orch.cancelable_states(),
     orch.bulk_json(uuid, text),
     orch.lane_suffix(text),
-    orch.reconcile(boolean, interval, interval, integer),
+    orch.reconcile(boolean, interval, interval, integer, bigint),
     orch.idempotency_purge(integer),
     orch.idempotency_lookup(text, text),
     orch.stuck_messages(interval),

@@ -74,7 +74,7 @@ static struct {
 #define MAX_FINDINGS 32
 static const char *const known_findings[] = { "routed_published", "routed_past_window", "routed_in_window",
 					      "routed_never_attempted", "routed_without_row", "expired",
-					      "operator_row_withdrawn", "queued_stuck", "retry_overdue",
+					      "operator_row_withdrawn", "queued_stuck", "queued_waiting", "retry_overdue",
 					      "scheduled_overdue", "operator_limit_waiting" };
 static struct {
 	char name[48];

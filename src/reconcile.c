@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bus.h"
 #include "config.h"
 #include "db.h"
 #include "lib/buf.h"
@@ -28,10 +29,34 @@ enum pass_result { PASS_RAN = 0, PASS_ERROR = 1, PASS_LOCKED = 4 };
 
 static void interval_ms(char *out, size_t len, int64_t ms) { snprintf(out, len, "%lld milliseconds", (long long)ms); }
 
+/* The pipeline consumers' undelivered and unacknowledged messages, both lanes; false when unknown. */
+static bool stream_backlog(char *out, size_t size)
+{
+	int64_t total = 0;
+	const char *consumers[] = { BUS_PIPELINE_CONSUMER, BUS_PIPELINE_HIGH_CONSUMER };
+	for (size_t i = 0; i < sizeof(consumers) / sizeof(*consumers); i++) {
+		int64_t pending = 0, ack_pending = 0;
+		if (bus_consumer_lag(consumers[i], 500, &pending, &ack_pending) != 0)
+			return false;
+		total += pending + ack_pending;
+	}
+	snprintf(out, size, "%lld", (long long)total);
+	return true;
+}
+
 /* Takes the lock (waiting up to wait_ms) and runs the pass in one transaction. */
 static enum pass_result run_pass(PGconn *conn, const struct config *cfg, bool dry_run, int64_t wait_ms, struct buf *json)
 {
 	int64_t start = mono_ms();
+	/*
+	 * What the pipeline's consumers still have to deliver or finish, when
+	 * this process can read it off JetStream (serve; the cron command does
+	 * not connect to NATS): while it is above 0, a QUEUED message waits in
+	 * the stream and is not published again (queued_waiting). Read before
+	 * the transaction, which must not wait for NATS.
+	 */
+	char backlog[24];
+	bool known = stream_backlog(backlog, sizeof(backlog));
 	if (db_exec(conn, "BEGIN", "reconcile begin"))
 		return PASS_ERROR;
 	for (;;) {
@@ -50,8 +75,9 @@ static enum pass_result run_pass(PGconn *conn, const struct config *cfg, bool dr
 	char stuck[48], window[48];
 	interval_ms(stuck, sizeof(stuck), cfg->stuck_after_ms);
 	interval_ms(window, sizeof(window), cfg->nats_duplicate_window_ms);
-	const char *p[] = { dry_run ? "true" : "false", stuck, window };
-	PGresult *res = PQexecParams(conn, "SELECT orch.reconcile($1::boolean, $2::interval, $3::interval)", 3, NULL, p, NULL, NULL, 0);
+	const char *p[] = { dry_run ? "true" : "false", stuck, window, known ? backlog : NULL };
+	PGresult *res = PQexecParams(conn, "SELECT orch.reconcile($1::boolean, $2::interval, $3::interval, 10000, $4::bigint)", 4,
+				     NULL, p, NULL, NULL, 0);
 	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	if (ok)
 		buf_adds(json, PQgetvalue(res, 0, 0));

@@ -102,7 +102,7 @@ like "$initsql" "GRANT orch_app TO orch_service" "and makes it a member of orch_
 unlike "$initsql" "(^|[^A-Z])(SUPERUSER|CREATEROLE|CREATEDB|BYPASSRLS)" "without superuser-like privileges"
 # reconcile needs nothing beyond orch_app: every function it calls is granted to orch_app.
 roles=$(cat "$ORCH_ROOT/sql/090_roles.sql")
-for f in 'orch.reconcile(boolean, interval, interval, integer)' 'orch.outbox_purge(interval, integer)' 'orch.idempotency_purge(integer)'; do
+for f in 'orch.reconcile(boolean, interval, interval, integer, bigint)' 'orch.outbox_purge(interval, integer)' 'orch.idempotency_purge(integer)'; do
 	like "$roles" "$(printf '%s' "$f" | sed 's/[().]/\\&/g')" "orch_app may execute $f (reconcile's calls)"
 done
 

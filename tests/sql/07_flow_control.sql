@@ -250,5 +250,28 @@ SELECT is((SELECT count(*) FROM orch.stuck_messages('60 seconds') s WHERE s.id I
 SELECT cmp_ok(((:'rec'::jsonb)->'findings'->'scheduled_overdue'->>'repaired')::int, '>=', 1, 'reconcile: overdue schedule released');
 SELECT is((SELECT status FROM orch.sms_messages WHERE id = :'so'), 'QUEUED', 'the overdue scheduled message is QUEUED');
 
+
+-- queued_stuck vs queued_waiting: a QUEUED message whose request went out long ago is published
+-- again, unless the pipeline's consumers still have a backlog (p_stream_backlog, read off JetStream).
+UPDATE orch.sms_messages SET updated_at = now() WHERE status = 'QUEUED';
+SELECT pg_temp.acc('acct-q', 'normal', NULL, NULL) AS qs \gset
+UPDATE orch.outbox SET first_attempt_at = now() - interval '10 minutes', published_at = now() - interval '10 minutes' WHERE message_id = :'qs';
+UPDATE orch.sms_messages SET updated_at = now() - interval '10 minutes' WHERE id = :'qs';
+SELECT orch.reconcile(true, '60 seconds', '2 minutes', 10000, 250) AS rec \gset
+SELECT is((:'rec'::jsonb)->'findings'->'queued_waiting'->>'found', '1', 'reconcile: behind a stream backlog, queued_waiting');
+SELECT is((:'rec'::jsonb)->'findings'->'queued_stuck'->>'found', '0', '... and not queued_stuck');
+SELECT orch.reconcile(true, '60 seconds', '2 minutes', 10000, 0) AS rec \gset
+SELECT is((:'rec'::jsonb)->'findings'->'queued_stuck'->>'found', '1', 'reconcile: no backlog left: queued_stuck');
+SELECT orch.reconcile(true, '60 seconds', '2 minutes') AS rec \gset
+SELECT is((:'rec'::jsonb)->'findings'->'queued_stuck'->>'found', '1', 'reconcile: backlog unknown (cron): queued_stuck');
+SELECT orch.reconcile(false, '60 seconds', '2 minutes', 10000, 0) AS rec \gset
+SELECT is((SELECT count(*) FROM orch.outbox WHERE message_id = :'qs' AND subject = 'sms.outbound.request' AND published_at IS NULL),
+          1::bigint, 'queued_stuck: its request written again');
+SELECT orch.reconcile(true, '60 seconds', '2 minutes', 10000, 0) AS rec \gset
+SELECT is((:'rec'::jsonb)->'findings'->'queued_stuck'->>'found', '0', 'a pending request is not stuck');
+UPDATE orch.outbox SET first_attempt_at = now(), published_at = now() WHERE message_id = :'qs' AND published_at IS NULL;
+SELECT orch.reconcile(true, '60 seconds', '2 minutes', 10000, 0) AS rec \gset
+SELECT is((:'rec'::jsonb)->'findings'->'queued_stuck'->>'found', '0', 'nor one published within stuck_after');
+
 SELECT * FROM finish();
 ROLLBACK;
