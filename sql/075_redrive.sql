@@ -27,11 +27,11 @@
 -- messages whose error code is one of p_reasons (default: the default
 -- reasons), of account p_account_id, that failed in [p_since, p_until) (the
 -- time is updated_at, which a FAILED message keeps from the moment it failed).
--- At most p_limit move per call, lowest id (oldest accept) first, and "more"
--- says that others wait: call again. The refused ones of the selection are
--- listed (at most p_limit of them) and counted; the FAILED messages of the
--- account and window with other codes are counted by code (otherReasons), so
--- a dry run shows what naming a code would add.
+-- They are judged in id order (oldest accept first) until p_limit may move,
+-- and "more" says that others wait: call again. The refused ones met on the
+-- way are listed (at most p_limit of them) and counted; the FAILED messages
+-- of the account and window with other codes are counted by code
+-- (otherReasons), so a dry run shows what naming a code would add.
 --
 -- Two at once: the messages to move are locked FOR UPDATE in id order, so a
 -- second redrive waits for the first (up to the function's lock_timeout,
@@ -111,12 +111,14 @@ BEGIN
 END
 $$;
 
--- Per reason, how many refusals a list of them holds: {"expired": 2, ...}.
-CREATE OR REPLACE FUNCTION orch.redrive_count_reasons(p_refused jsonb)
-RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- A list of refusals as the report shows them: [{"id","reason","status","errorCode"}], in id order.
+CREATE OR REPLACE FUNCTION orch.redrive_refused_json(p_ids uuid[], p_reasons text[])
+RETURNS jsonb LANGUAGE sql STABLE
+SET search_path = orch, pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(jsonb_object_agg(g.reason, g.n ORDER BY g.reason), '{}'::jsonb)
-    FROM (SELECT e->>'reason' AS reason, count(*) AS n FROM jsonb_array_elements(p_refused) AS e GROUP BY 1) g
+    SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.i, 'reason', u.r, 'status', s.status,
+                                                 'errorCode', s.last_error_code) ORDER BY u.i), '[]')
+    FROM unnest(p_ids, p_reasons) AS u(i, r) LEFT JOIN sms_messages s ON s.id = u.i
 $$;
 
 -- Sends FAILED messages again (see above); returns the report:
@@ -124,6 +126,12 @@ $$;
 --    "refused": [{"id","reason","status","errorCode"}], "summary": {"moved": n, "refused": {reason: n}},
 --    "otherReasons": {code: n}, "more": bool}
 -- p_dry_run: the same report, nothing locked or changed ("moved": what would move).
+--
+-- Cost: with filters, the FAILED messages of the selection are read once (by
+-- sms_messages_status_created, or sms_messages_account_created with an
+-- account) and judged in id order only until p_limit may move: a run costs
+-- about its p_limit, plus the refused ones of lower id, which every run meets
+-- again (they stay FAILED), whatever the size of the window.
 CREATE OR REPLACE FUNCTION orch.redrive(
     p_ids        uuid[] DEFAULT NULL,
     p_reasons    text[] DEFAULT NULL,
@@ -141,42 +149,48 @@ AS $$
 DECLARE
     v_named boolean := p_reasons IS NOT NULL;
     v_reasons text[] := coalesce(p_reasons, redrive_default_reasons());
-    v_pick uuid[];               -- the messages judged (and locked) below
-    v_early jsonb := '[]';       -- with filters: refusals found while selecting (listed up to p_limit)
-    v_early_counts jsonb := '{}';
+    v_pick uuid[] := '{}';       -- the messages locked and judged below
+    v_seen uuid[] := '{}';       -- with filters: refused while selecting, and why
+    v_seen_why text[] := '{}';
     v_more boolean := false;
     v_other jsonb := '{}';
+    v_id uuid;
+    v_msg sms_messages;
+    v_why text;
+    v_ids uuid[];                -- after the lock: each judged id, and its refusal (NULL: it moves)
+    v_why_all text[];
     v_move uuid[];
     v_done uuid[];
-    v_refused jsonb;
+    v_refused_ids uuid[];
+    v_refused_why text[];
 BEGIN
     PERFORM redrive_check_args(p_ids, p_reasons, p_account_id, p_since, p_until, p_limit);
 
     IF p_ids IS NOT NULL THEN
         v_pick := ARRAY(SELECT DISTINCT u.i FROM unnest(p_ids) AS u(i) ORDER BY 1);
     ELSE
-        -- The FAILED messages of the selection (found by sms_messages_status_created), each
-        -- judged once: the first p_limit that may move are picked; the others are reported.
-        WITH c AS MATERIALIZED (
-            SELECT s.id, s.status, s.last_error_code, redrive_refusal(s, v_reasons, v_named, clock_timestamp()) AS refusal
-            FROM sms_messages s
-            WHERE s.status = 'FAILED' AND s.last_error_code = ANY (v_reasons)
-              AND (p_account_id IS NULL OR s.account_id = p_account_id)
-              AND (p_since IS NULL OR s.updated_at >= p_since)
-              AND (p_until IS NULL OR s.updated_at < p_until)
-        ), e AS (
-            SELECT c.id FROM c WHERE c.refusal IS NULL ORDER BY c.id LIMIT p_limit + 1
-        ), r AS (
-            SELECT c.* FROM c WHERE c.refusal IS NOT NULL
-        )
-        SELECT ARRAY(SELECT e.id FROM e ORDER BY e.id LIMIT p_limit),
-               (SELECT count(*) FROM e) > p_limit,
-               coalesce((SELECT jsonb_agg(jsonb_build_object('id', x.id, 'reason', x.refusal, 'status', x.status,
-                                                             'errorCode', x.last_error_code) ORDER BY x.id)
-                         FROM (SELECT * FROM r ORDER BY r.id LIMIT p_limit) x), '[]'),
-               coalesce((SELECT jsonb_object_agg(g.refusal, g.n ORDER BY g.refusal)
-                         FROM (SELECT r.refusal, count(*) AS n FROM r GROUP BY 1) g), '{}')
-        INTO v_pick, v_more, v_early, v_early_counts;
+        -- The ids of the FAILED messages of the selection, read once (materialized: never an
+        -- id-order walk of the whole table), then each message judged in id order until one more
+        -- than p_limit may move.
+        FOR v_id IN WITH c AS MATERIALIZED (
+                        SELECT s.id FROM sms_messages s
+                        WHERE s.status = 'FAILED' AND s.last_error_code = ANY (v_reasons)
+                          AND (p_account_id IS NULL OR s.account_id = p_account_id)
+                          AND (p_since IS NULL OR s.updated_at >= p_since)
+                          AND (p_until IS NULL OR s.updated_at < p_until))
+                    SELECT c.id FROM c ORDER BY c.id LOOP
+            SELECT s.* INTO v_msg FROM sms_messages s WHERE s.id = v_id;
+            v_why := redrive_refusal(v_msg, v_reasons, v_named, clock_timestamp());
+            IF v_why IS NOT NULL THEN
+                v_seen := v_seen || v_msg.id;
+                v_seen_why := v_seen_why || v_why;
+            ELSIF cardinality(v_pick) < p_limit THEN
+                v_pick := v_pick || v_msg.id;
+            ELSE
+                v_more := true;
+                EXIT;
+            END IF;
+        END LOOP;
 
         SELECT coalesce(jsonb_object_agg(g.code, g.n ORDER BY g.code), '{}') INTO v_other
         FROM (SELECT coalesce(s.last_error_code, '') AS code, count(*) AS n FROM sms_messages s
@@ -192,31 +206,29 @@ BEGIN
     IF NOT p_dry_run THEN
         PERFORM 1 FROM sms_messages s WHERE s.id = ANY (v_pick) AND s.status = 'FAILED' ORDER BY s.id FOR UPDATE;
     END IF;
-    WITH v AS MATERIALIZED (
-        SELECT u.i AS id, s.status, s.last_error_code,
-               CASE WHEN s.id IS NULL THEN 'not_found'
-                    ELSE redrive_refusal(s, v_reasons, v_named, clock_timestamp()) END AS refusal
-        FROM unnest(v_pick) AS u(i) LEFT JOIN sms_messages s ON s.id = u.i
-    )
-    SELECT ARRAY(SELECT v.id FROM v WHERE v.refusal IS NULL ORDER BY v.id),
-           coalesce((SELECT jsonb_agg(jsonb_build_object('id', v.id, 'reason', v.refusal, 'status', v.status,
-                                                         'errorCode', v.last_error_code) ORDER BY v.id)
-                     FROM v WHERE v.refusal IS NOT NULL), '[]')
-    INTO v_move, v_refused;
+    SELECT array_agg(u.i ORDER BY u.i),
+           array_agg(CASE WHEN s.id IS NULL THEN 'not_found'
+                          ELSE redrive_refusal(s, v_reasons, v_named, clock_timestamp()) END ORDER BY u.i)
+    INTO v_ids, v_why_all
+    FROM unnest(v_pick) AS u(i) LEFT JOIN sms_messages s ON s.id = u.i;
+    v_move := ARRAY(SELECT u.i FROM unnest(v_ids, v_why_all) AS u(i, r) WHERE u.r IS NULL ORDER BY u.i);
 
     IF p_dry_run THEN
         v_done := v_move;
     ELSE
         v_done := ARRAY(SELECT t.id FROM transition_many(v_move, 'FAILED', 'QUEUED') t ORDER BY t.id);
-        -- (locked, every one moves; were one missed, it would be reported, never counted as moved)
-        v_refused := v_refused || coalesce((
-            SELECT jsonb_agg(jsonb_build_object('id', s.id, 'reason', 'not_failed', 'status', s.status,
-                                                'errorCode', s.last_error_code) ORDER BY s.id)
-            FROM sms_messages s WHERE s.id = ANY (v_move) AND NOT (s.id = ANY (v_done))), '[]');
         IF cardinality(v_done) > 0 THEN
             PERFORM pg_notify('orch_outbox', ''); -- the relays publish the new requests now, not at their next poll
         END IF;
     END IF;
+    -- The refused: those judged while selecting, then those judged after the lock (and, were one
+    -- missed by the compare-and-set despite the lock, it is reported, never counted as moved).
+    SELECT array_agg(x.i), array_agg(x.r) INTO v_refused_ids, v_refused_why FROM (
+        SELECT u.i, u.r, 1 AS k FROM unnest(v_seen, v_seen_why) AS u(i, r)
+        UNION ALL
+        SELECT u.i, coalesce(u.r, 'not_failed'), 2 FROM unnest(v_ids, v_why_all) AS u(i, r)
+        WHERE u.r IS NOT NULL OR NOT (u.i = ANY (v_done))
+        ORDER BY 3, 1) x;
 
     RETURN jsonb_build_object(
         'dryRun', p_dry_run,
@@ -227,14 +239,12 @@ BEGIN
         'moved', coalesce((SELECT jsonb_agg(jsonb_build_object('id', s.id, 'accountId', s.account_id,
                                                                'previousErrorCode', s.last_error_code) ORDER BY s.id)
                            FROM sms_messages s WHERE s.id = ANY (v_done)), '[]'),
-        'refused', v_early || v_refused,
+        -- (listed: at most p_limit; counted: all)
+        'refused', redrive_refused_json(v_refused_ids[1:p_limit], v_refused_why[1:p_limit]),
         'summary', jsonb_build_object(
             'moved', cardinality(v_done),
-            'refused', (SELECT coalesce(jsonb_object_agg(k.reason, k.n ORDER BY k.reason), '{}')
-                        FROM (SELECT x.key AS reason, sum(x.value::integer) AS n
-                              FROM (SELECT * FROM jsonb_each(v_early_counts)
-                                    UNION ALL SELECT * FROM jsonb_each(redrive_count_reasons(v_refused))) x
-                              GROUP BY 1) k)),
+            'refused', (SELECT coalesce(jsonb_object_agg(g.r, g.n ORDER BY g.r), '{}')
+                        FROM (SELECT u.r, count(*) AS n FROM unnest(v_refused_why) AS u(r) GROUP BY 1) g)),
         'otherReasons', v_other,
         'more', v_more);
 END
@@ -243,5 +253,5 @@ $$;
 COMMENT ON FUNCTION orch.redrive_default_reasons() IS 'The error codes redrive sends again when none are named: retries_exhausted, routing_unavailable (failures that were not the message''s own)';
 COMMENT ON FUNCTION orch.redrive_refusal(orch.sms_messages, text[], boolean, timestamptz) IS 'Internal: why a message may not be redriven (not_failed, may_have_reached_operator, expired, own_reason, other_reason), NULL when it may';
 COMMENT ON FUNCTION orch.redrive_check_args(uuid[], text[], text, timestamptz, timestamptz, integer) IS 'Internal: checks the arguments of orch.redrive(), raising OR003 with the bad one';
-COMMENT ON FUNCTION orch.redrive_count_reasons(jsonb) IS 'Internal: the refusals of a redrive report counted by reason';
+COMMENT ON FUNCTION orch.redrive_refused_json(uuid[], text[]) IS 'Internal: the refused list of a redrive report (id, reason, status, errorCode) for ids and their reasons';
 COMMENT ON FUNCTION orch.redrive(uuid[], text[], text, timestamptz, timestamptz, integer, boolean) IS 'Redrive (domain.md): FAILED -> QUEUED with a fresh retry budget, a status event and a new sms.outbound.request, for listed ids or filters (error codes, account, failure time window), at most p_limit; refuses what may have reached an operator, what expired, and failures of a message''s own; returns a JSON report of what moved and what was refused and why';

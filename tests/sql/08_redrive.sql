@@ -6,8 +6,8 @@ SELECT no_plan();
 
 -- A FAILED message of account p_account with error code p_code (through the state machine).
 CREATE FUNCTION pg_temp.failed(p_code text, p_account text DEFAULT 'acct-rd', p_valid interval DEFAULT interval '1 day',
-                               p_priority text DEFAULT 'normal') RETURNS uuid LANGUAGE plpgsql AS $$
-DECLARE v uuid := gen_random_uuid();
+                               p_priority text DEFAULT 'normal', p_id uuid DEFAULT NULL) RETURNS uuid LANGUAGE plpgsql AS $$
+DECLARE v uuid := coalesce(p_id, gen_random_uuid());
 BEGIN
     PERFORM orch.accept(p_account, NULL, NULL, 202, NULL, NULL, 'req-' || v, NULL, now(), ARRAY[v],
                         ARRAY['+14155550100'], ARRAY['ACME'], ARRAY['hello'], ARRAY['GSM7'], ARRAY[1], ARRAY['ref'],
@@ -195,7 +195,9 @@ SELECT orch.redrive(p_account_id => 'acct-rd-f', p_limit => 1, p_dry_run => true
 SELECT is(jsonb_array_length((:'d'::jsonb)->'moved'), 1, 'filters: at most p_limit move');
 SELECT is(pg_temp.verdict(:'d', LEAST(:'f1'::uuid, :'f2'::uuid, :'f3'::uuid)), 'moved', '... the lowest id first');
 SELECT is((:'d'::jsonb)->>'more', 'true', '... and "more" says others wait');
+SELECT orch.redrive(p_account_id => 'acct-rd-f', p_dry_run => true) AS d \gset
 SELECT is(pg_temp.verdict(:'d', :'f_exp'), 'expired', 'filters: a selected message past valid_until is listed, expired');
+SELECT is((:'d'::jsonb)->'summary', '{"moved": 3, "refused": {"expired": 1}}'::jsonb, '... and counted');
 SELECT is((:'d'::jsonb)->'otherReasons', '{"invalid_argument": 1, "no_route": 1}'::jsonb,
           'filters: the other codes of the selection are counted by code');
 SELECT is(pg_temp.verdict(:'d', :'f_own'), 'absent', 'filters: a message with another code is not selected');
@@ -212,6 +214,23 @@ SELECT is(orch.redrive(p_account_id => 'acct-rd-f', p_reasons => ARRAY['no_route
           '{"moved": 2, "refused": {}}'::jsonb, 'filters with named codes: those move');
 SELECT is(orch.redrive(p_account_id => 'acct-rd-f')->'summary', '{"moved": 0, "refused": {"expired": 1}}'::jsonb,
           'filters: a run after the others finds only the refused one');
+
+-- Filters judge in id order until p_limit may move: refused ones of lower id are met (and listed) by
+-- every run, and do not hold back the others.
+SELECT pg_temp.failed('retries_exhausted', 'acct-rd-ord', interval '1 millisecond', p_id => '00000000-0000-4000-8000-000000000001') AS e1 \gset
+SELECT pg_temp.failed('retries_exhausted', 'acct-rd-ord', interval '1 millisecond', p_id => '00000000-0000-4000-8000-000000000002') AS e2 \gset
+SELECT pg_temp.failed('retries_exhausted', 'acct-rd-ord', p_id => '00000000-0000-4000-8000-000000000003') AS o1 \gset
+SELECT pg_temp.failed('retries_exhausted', 'acct-rd-ord', p_id => '00000000-0000-4000-8000-000000000004') AS o2 \gset
+SELECT orch.redrive(p_account_id => 'acct-rd-ord', p_limit => 1) AS r1 \gset
+SELECT is(ARRAY[pg_temp.verdict(:'r1', :'e1'), pg_temp.verdict(:'r1', :'o1'), pg_temp.verdict(:'r1', :'o2')],
+          ARRAY['expired', 'moved', 'absent'], 'limit 1: the expired ones met first, then one moved');
+SELECT is((:'r1'::jsonb)->'summary', '{"moved": 1, "refused": {"expired": 2}}'::jsonb,
+          '... both expired ones counted (listed: at most p_limit, the first by id)');
+SELECT is((:'r1'::jsonb)->>'more', 'true', '... and more waits');
+SELECT orch.redrive(p_account_id => 'acct-rd-ord', p_limit => 1) AS r2 \gset
+SELECT is(pg_temp.verdict(:'r2', :'o2') || ' ' || ((:'r2'::jsonb)->>'more'), 'moved false', 'the next run moves the next one, and no more waits');
+SELECT is(orch.redrive(p_account_id => 'acct-rd-ord', p_limit => 1)->'summary', '{"moved": 0, "refused": {"expired": 2}}'::jsonb,
+          'a third run: only the refused ones');
 
 -- Roles: the service's role may redrive; the read-only one may not.
 SET LOCAL ROLE orch_app;
