@@ -127,11 +127,12 @@ $$;
 --    "otherReasons": {code: n}, "more": bool}
 -- p_dry_run: the same report, nothing locked or changed ("moved": what would move).
 --
--- Cost: with filters, the FAILED messages of the selection are read once (by
--- sms_messages_status_created, or sms_messages_account_created with an
--- account) and judged in id order only until p_limit may move: a run costs
--- about its p_limit, plus the refused ones of lower id, which every run meets
--- again (they stay FAILED), whatever the size of the window.
+-- Cost: with filters, the ids of the FAILED messages of the selection are
+-- read once, and the messages judged in id order only until p_limit may
+-- move: a run costs about its p_limit (plus the refused ones of lower id,
+-- which every run meets again: they stay FAILED) and one read of the ids,
+-- not a judgement of the whole window (0.5-1 s for 1,000 with 88,000 FAILED
+-- messages in the window, measured on a loaded test stack).
 CREATE OR REPLACE FUNCTION orch.redrive(
     p_ids        uuid[] DEFAULT NULL,
     p_reasons    text[] DEFAULT NULL,
