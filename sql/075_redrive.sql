@@ -73,6 +73,7 @@ RETURNS void LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
     v_bad text;
+    v_n bigint;
 BEGIN
     IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
         RAISE EXCEPTION 'orch.redrive: p_limit must be 1 to 100000, not %', coalesce(p_limit::text, 'NULL')
@@ -89,9 +90,9 @@ BEGIN
     IF cardinality(p_ids) = 0 OR array_position(p_ids, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'orch.redrive: p_ids must list message ids (no NULL)' USING ERRCODE = 'OR003';
     END IF;
-    IF (SELECT count(DISTINCT u.i) FROM unnest(p_ids) AS u(i)) > p_limit THEN
-        RAISE EXCEPTION 'orch.redrive: % ids, more than p_limit %', (SELECT count(DISTINCT u.i) FROM unnest(p_ids) AS u(i)), p_limit
-            USING ERRCODE = 'OR003';
+    v_n := (SELECT count(DISTINCT u.i) FROM unnest(p_ids) AS u(i));
+    IF v_n > p_limit THEN
+        RAISE EXCEPTION 'orch.redrive: % ids, more than p_limit %', v_n, p_limit USING ERRCODE = 'OR003';
     END IF;
     IF cardinality(p_reasons) = 0 THEN
         RAISE EXCEPTION 'orch.redrive: p_reasons must list error codes (NULL: the default ones)' USING ERRCODE = 'OR003';
