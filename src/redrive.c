@@ -144,12 +144,14 @@ static int check_combination(const struct redrive_args *a, char *err, size_t err
 	if (a->help)
 		return 0;
 	if (!a->nids && !a->reasons.len && !a->account && !a->since[0] && !a->until[0]) {
-		snprintf(err, errlen, "name what to redrive: --id, --reason, --account, --since or --until "
-				      "(e.g. --since 2h: what failed in the last two hours, with the default reasons)");
+		snprintf(err, errlen,
+			 "name what to redrive: --id, --reason, --account, --since or --until "
+			 "(e.g. --since 2h: what failed in the last two hours, with the default reasons)");
 		return -1;
 	}
 	if (a->nids && (a->account || a->since[0] || a->until[0])) {
-		snprintf(err, errlen, "--id selects the messages itself: it does not go with --account, --since or --until");
+		snprintf(err, errlen,
+			 "--id selects the messages itself: it does not go with --account, --since or --until");
 		return -1;
 	}
 	if (a->nids > a->limit) {
@@ -254,12 +256,13 @@ static enum redrive_exit run(PGconn *conn, const struct redrive_args *a, int64_t
 	char limit[24];
 	snprintf(limit, sizeof(limit), "%ld", a->limit);
 	const char *p[] = { a->ids.len ? a->ids.data : NULL, a->reasons.len ? a->reasons.data : NULL, a->account,
-			    a->since[0] ? a->since : NULL, a->until[0] ? a->until : NULL, limit,
+			    a->since[0] ? a->since : NULL,   a->until[0] ? a->until : NULL,           limit,
 			    a->dry_run ? "true" : "false" };
-	PGresult *res = PQexecParams(conn,
-				     "SELECT orch.redrive($1::uuid[], $2::text[], $3::text, $4::timestamptz, $5::timestamptz, "
-				     "$6::integer, $7::boolean)",
-				     7, NULL, p, NULL, NULL, 0);
+	PGresult *res =
+		PQexecParams(conn,
+			     "SELECT orch.redrive($1::uuid[], $2::text[], $3::text, $4::timestamptz, $5::timestamptz, "
+			     "$6::integer, $7::boolean)",
+			     7, NULL, p, NULL, NULL, 0);
 	enum redrive_exit rc = REDRIVE_RAN;
 	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 		print_report(PQgetvalue(res, 0, 0), start_ms);
@@ -268,8 +271,9 @@ static enum redrive_exit run(PGconn *conn, const struct redrive_args *a, int64_t
 		rc = state && !strcmp(state, "55P03") ? REDRIVE_LOCKED : REDRIVE_ERROR;
 		log_error("redrive failed; nothing was changed", "error", db_result_error(res));
 		fprintf(stderr, "sms-orchestrator redrive: %s; nothing was changed\n",
-			rc == REDRIVE_LOCKED ? "another transaction (a redrive at the same time?) held these messages for 10 s"
-					     : db_result_error(res));
+			rc == REDRIVE_LOCKED
+				? "another transaction (a redrive at the same time?) held these messages for 10 s"
+				: db_result_error(res));
 		print_not_ran(db_result_error(res));
 	}
 	PQclear(res);
@@ -297,7 +301,8 @@ int redrive_main(const struct config *cfg, int argc, char **argv)
 	int64_t start = mono_ms();
 	PGconn *conn = db_connect(cfg->database_url, "sms-orchestrator redrive");
 	if (!conn) {
-		fprintf(stderr, "sms-orchestrator redrive: cannot connect to PostgreSQL (ORCH_DATABASE_URL); nothing was done\n");
+		fprintf(stderr, "sms-orchestrator redrive: cannot connect to PostgreSQL (ORCH_DATABASE_URL); nothing "
+				"was done\n");
 		print_not_ran("cannot connect to PostgreSQL");
 		rc = REDRIVE_ERROR;
 		goto out;

@@ -22,13 +22,13 @@ struct config;
 
 /* The flags, parsed. Every value is checked; the database checks them again. */
 struct redrive_args {
-	struct buf ids;        /* --id: a PostgreSQL array literal; empty when none was given */
-	struct buf reasons;    /* --reason: likewise */
-	int nids;              /* how many --id were given */
-	const char *account;   /* --account, borrowed from argv; NULL when not given */
-	char since[32];        /* --since as RFC 3339 UTC; "" when not given */
-	char until[32];        /* --until likewise */
-	long limit;            /* --limit, REDRIVE_DEFAULT_LIMIT when not given */
+	struct buf ids;      /* --id: a PostgreSQL array literal; empty when none was given */
+	struct buf reasons;  /* --reason: likewise */
+	int nids;            /* how many --id were given */
+	const char *account; /* --account, borrowed from argv; NULL when not given */
+	char since[32];      /* --since as RFC 3339 UTC; "" when not given */
+	char until[32];      /* --until likewise */
+	long limit;          /* --limit, REDRIVE_DEFAULT_LIMIT when not given */
 	bool dry_run;
 	bool help;
 };

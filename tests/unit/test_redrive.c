@@ -40,8 +40,18 @@ static void test_good(void **state)
 	assert_int_equal(a.limit, REDRIVE_DEFAULT_LIMIT);
 	redrive_args_release(&a);
 
-	const char *const filters[] = { "--account", "acct-1", "--since", "2h", "--until=2026-12-01T13:30:00+02:00",
-					"--limit", "50", "--reason", "retries_exhausted", "--reason", "routing_unavailable", NULL };
+	const char *const filters[] = { "--account",
+					"acct-1",
+					"--since",
+					"2h",
+					"--until=2026-12-01T13:30:00+02:00",
+					"--limit",
+					"50",
+					"--reason",
+					"retries_exhausted",
+					"--reason",
+					"routing_unavailable",
+					NULL };
 	assert_int_equal(parse(&a, filters, err, sizeof(err)), 0);
 	assert_string_equal(a.account, "acct-1");
 	assert_string_equal(a.since, "2026-12-01T10:00:00.000Z");
@@ -76,8 +86,10 @@ static void test_bad(void **state)
 		{ { "--since", "yesterday", NULL }, "--since needs an RFC 3339 time" },
 		{ { "--since", "2026-12-01T10:00:00", NULL }, "--since needs" }, /* no offset */
 		{ { "--until", "-2h", NULL }, "--until needs" },
-		{ { "--since", "1h", "--until", "2h", NULL }, "--since (2026-12-01T11:00:00.000Z) is not before --until" },
-		{ { "--account", "a", "--limit", "0", NULL }, "--limit needs a whole number from 1 to 100000, not \"0\"" },
+		{ { "--since", "1h", "--until", "2h", NULL },
+		  "--since (2026-12-01T11:00:00.000Z) is not before --until" },
+		{ { "--account", "a", "--limit", "0", NULL },
+		  "--limit needs a whole number from 1 to 100000, not \"0\"" },
 		{ { "--account", "a", "--limit", "100001", NULL }, "--limit needs" },
 		{ { "--account", "a", "--limit", "12x", NULL }, "--limit needs" },
 		{ { "--account", "a", "--limit", "-5", NULL }, "--limit needs" },
