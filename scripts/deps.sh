@@ -5,12 +5,15 @@
 set -eu
 # libssl-dev: libcrypto for SHA-256 (libgrpc-dev pulls it in too; named here
 # because the build uses it directly). clang and libclang-rt-14-dev (the
-# libFuzzer runtime): the fuzz targets of tests/fuzz/ (make fuzz).
+# libFuzzer runtime): the fuzz targets of tests/fuzz/ (make fuzz). prometheus:
+# only for its promtool (the checks and unit tests of deploy/prometheus/rules.yml);
+# where systemd runs, the package also starts a Prometheus server on :9090, which
+# nothing here uses.
 PKGS="build-essential pkg-config ca-certificates curl jq
 libpq-dev postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 libmicrohttpd-dev libjson-c-dev libhiredis-dev redis-server libnats-dev nats-server
 libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libssl-dev libcmocka-dev wrk
-docker-compose clang libclang-rt-14-dev"
+docker-compose clang libclang-rt-14-dev prometheus"
 
 missing=""
 # The docs tier lints the OpenAPI document with tools from the npm registry:

@@ -27,99 +27,151 @@
 -- taken when a row is stamped, that is just before it is published. A row
 -- over the limit stays unstamped, its message ROUTED: it waits, in order,
 -- and never ages towards the duplicate window.
-CREATE OR REPLACE FUNCTION orch.outbox_stamp_operator_rows(p_limit integer)
-RETURNS integer LANGUAGE plpgsql
+-- The tokens a limited operator's bucket keeps back from a grant: 50 ms of
+-- its rate, at most half its burst, whole tokens, and never the last one.
+-- A token is taken when a row is granted, and the row reaches the
+-- operator's stream a little later: 10-30 ms here, up to 150 ms on a
+-- loaded 2-core machine (make bench, phase t). The reserve absorbs that
+-- delay, so the operator sees at most max_per_second + burst in any second
+-- by its own clock as well as by the grants'.
+CREATE OR REPLACE FUNCTION orch.operator_reserve(p_max_per_second double precision, p_burst double precision)
+RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT floor(greatest(0, least(p_burst - 1, p_burst / 2, p_max_per_second * 0.05)))::integer
+$$;
+
+CREATE OR REPLACE FUNCTION orch.outbox_grant_operator_rows(p_limit integer)
+RETURNS bigint[] LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
 DECLARE
-    n integer;
+    v_ids bigint[] := '{}';
+    v_op bigint[];
     v_limited boolean := EXISTS (SELECT 1 FROM operator_limits);
     v_now timestamptz := clock_timestamp();
+    v_avail integer;
+    b record;
 BEGIN
     IF v_limited THEN
         -- A new limit starts with a full bucket.
         INSERT INTO operator_buckets (operator_id, tokens, refilled_at)
         SELECT l.operator_id, l.burst, clock_timestamp() FROM operator_limits l
-        WHERE NOT EXISTS (SELECT 1 FROM operator_buckets b WHERE b.operator_id = l.operator_id)
+        WHERE NOT EXISTS (SELECT 1 FROM operator_buckets x WHERE x.operator_id = l.operator_id)
         ON CONFLICT DO NOTHING;
+        -- Each limited operator whose bucket this call can hold (another instance's grant holds
+        -- it otherwise: its rows wait for the next round), with what it holds now (refilled
+        -- lazily, capped at burst), less the reserve. Only as many of its rows as it has tokens
+        -- for are locked and looked at: a grant round stays short however many rows wait.
+        FOR b IN
+            SELECT k.operator_id, l.max_per_second, l.burst,
+                   least(l.burst::double precision,
+                         k.tokens + l.max_per_second * greatest(0, extract(epoch FROM v_now - k.refilled_at))) AS tokens
+            FROM operator_buckets k JOIN operator_limits l ON l.operator_id = k.operator_id
+            ORDER BY k.operator_id
+            FOR UPDATE OF k SKIP LOCKED
+        LOOP
+            v_avail := least(floor(b.tokens - operator_reserve(b.max_per_second, b.burst))::integer,
+                             p_limit - cardinality(v_ids));
+            CONTINUE WHEN v_avail < 1;
+            WITH ch AS MATERIALIZED (
+                SELECT o.id, o.priority FROM outbox o
+                WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL AND o.subject LIKE 'smpp.operator.%'
+                  AND o.subject = 'smpp.operator.' || b.operator_id AND o.priority = 'high'
+                  -- (one primary-key probe: still ROUTED and still valid: an expired message is never handed over)
+                  AND (SELECT m.status = 'ROUTED' AND m.valid_until > v_now FROM sms_messages m WHERE m.id = o.message_id)
+                ORDER BY o.id LIMIT v_avail
+                FOR UPDATE OF o SKIP LOCKED
+            ), cn AS MATERIALIZED (
+                SELECT o.id, o.priority FROM outbox o
+                WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL AND o.subject LIKE 'smpp.operator.%'
+                  AND o.subject = 'smpp.operator.' || b.operator_id AND o.priority = 'normal'
+                  AND (SELECT m.status = 'ROUTED' AND m.valid_until > v_now FROM sms_messages m WHERE m.id = o.message_id)
+                ORDER BY o.id LIMIT v_avail
+                FOR UPDATE OF o SKIP LOCKED
+            ), chosen AS (
+                -- The order its tokens go in: high first, but every tenth to a normal row while both
+                -- wait (normal keeps a tenth of the work, domain.md): the h-th high row gets
+                -- h + (h - 1) / 9, the n-th normal row 10 n.
+                SELECT c.id FROM (
+                    SELECT ch.id, row_number() OVER (ORDER BY ch.id) AS rk, true AS high FROM ch
+                    UNION ALL
+                    SELECT cn.id, row_number() OVER (ORDER BY cn.id), false FROM cn) c
+                ORDER BY CASE WHEN c.high THEN c.rk + (c.rk - 1) / 9 ELSE c.rk * 10 END, c.id
+                LIMIT v_avail
+            ), u AS (
+                UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM chosen WHERE o.id = chosen.id RETURNING o.id
+            )
+            SELECT coalesce(array_agg(u.id), '{}') INTO v_op FROM u;
+            IF cardinality(v_op) > 0 THEN
+                -- (the fraction of a token left is kept: floor()ing it away at every grant would slow the rate)
+                UPDATE operator_buckets k SET tokens = b.tokens - cardinality(v_op), refilled_at = v_now
+                WHERE k.operator_id = b.operator_id;
+                v_ids := v_ids || v_op;
+            END IF;
+        END LOOP;
     END IF;
-    WITH lim AS MATERIALIZED (
-        -- The buckets this statement holds, with what they hold now (refilled lazily, capped at burst).
-        SELECT x.operator_id, x.tokens, floor(x.tokens)::integer AS avail
-        FROM (SELECT b.operator_id,
-                     least(l.burst::double precision,
-                           b.tokens + l.max_per_second
-                                      * greatest(0, extract(epoch FROM v_now - b.refilled_at))) AS tokens
-              FROM operator_buckets b JOIN operator_limits l ON l.operator_id = b.operator_id
-              WHERE v_limited
-              FOR UPDATE OF b SKIP LOCKED) x
-    ), blocked AS MATERIALIZED (
-        -- Operators whose rows may not be stamped now: limited, and an empty bucket or one another instance holds.
-        SELECT l.operator_id FROM operator_limits l
-        WHERE v_limited AND NOT EXISTS (SELECT 1 FROM lim WHERE lim.operator_id = l.operator_id AND lim.avail >= 1)
-    ), ch AS MATERIALIZED (
-        SELECT o.id, o.priority, substr(o.subject, 15) AS operator_id FROM outbox o
-        WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL AND o.subject LIKE 'smpp.operator.%'
-          AND o.priority = 'high'
-          AND (NOT v_limited OR substr(o.subject, 15) NOT IN (SELECT blocked.operator_id FROM blocked))
-          -- (one primary-key probe: still ROUTED and still valid: an expired message is never handed over)
-          AND (SELECT m.status = 'ROUTED' AND m.valid_until > v_now FROM sms_messages m WHERE m.id = o.message_id)
-        ORDER BY o.id LIMIT greatest(1, p_limit - p_limit / 10)
-        FOR UPDATE OF o SKIP LOCKED
-    ), cn AS MATERIALIZED (
-        SELECT o.id, o.priority, substr(o.subject, 15) AS operator_id FROM outbox o
-        WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL AND o.subject LIKE 'smpp.operator.%'
-          AND o.priority = 'normal'
-          AND (NOT v_limited OR substr(o.subject, 15) NOT IN (SELECT blocked.operator_id FROM blocked))
-          AND (SELECT m.status = 'ROUTED' AND m.valid_until > v_now FROM sms_messages m WHERE m.id = o.message_id)
-        ORDER BY o.id LIMIT p_limit
-        FOR UPDATE OF o SKIP LOCKED
-    ), c AS (
-        SELECT * FROM ch UNION ALL SELECT * FROM cn
-    ), ranked AS MATERIALIZED (
-        SELECT c.id, c.operator_id, lim.avail, lim.tokens,
-               -- Within an operator, the order its tokens go in: high first, but every tenth to a
-               -- normal row while both wait (normal keeps a tenth of the work, domain.md): the
-               -- h-th high row gets h + (h - 1) / 9, the n-th normal row 10 n.
-               CASE WHEN c.priority = 'high' THEN c.rk + (c.rk - 1) / 9 ELSE c.rk * 10 END AS k_key,
-               c.priority, c.id AS ord_id
-        FROM (SELECT c.*, row_number() OVER (PARTITION BY c.operator_id, c.priority ORDER BY c.id) AS rk FROM c) c
-        LEFT JOIN lim ON lim.operator_id = c.operator_id
-    ), ranked2 AS MATERIALIZED (
-        SELECT r.*, row_number() OVER (PARTITION BY r.operator_id ORDER BY r.k_key, r.ord_id) AS k,
-               row_number() OVER (ORDER BY r.priority = 'high' DESC, r.ord_id) AS overall
-        FROM ranked r
-    ), chosen AS MATERIALIZED (
-        SELECT r.id, r.operator_id, r.avail, r.tokens FROM ranked2 r
-        WHERE (r.avail IS NULL OR r.k <= r.avail)
-        ORDER BY r.overall LIMIT p_limit
-    ), u AS (
-        UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM chosen WHERE o.id = chosen.id RETURNING 1
-    ), t AS (
-        -- (the fraction of a token left is kept: floor()ing it away at every grant would slow the rate)
-        UPDATE operator_buckets b SET tokens = g.tokens - g.taken, refilled_at = v_now
-        FROM (SELECT chosen.operator_id, min(chosen.tokens) AS tokens, count(*) AS taken
-              FROM chosen WHERE chosen.avail IS NOT NULL GROUP BY chosen.operator_id) g
-        WHERE b.operator_id = g.operator_id
-        RETURNING 1
-    )
-    SELECT count(*)::integer INTO n FROM u;
-    RETURN n;
+    -- Operators without a limit: high rows first (at most nine tenths of what is left while
+    -- normal ones wait too), then normal, each in id order.
+    IF cardinality(v_ids) < p_limit THEN
+        WITH ch AS MATERIALIZED (
+            SELECT o.id FROM outbox o
+            WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL AND o.subject LIKE 'smpp.operator.%'
+              AND o.priority = 'high'
+              AND (NOT v_limited OR substr(o.subject, 15) NOT IN (SELECT l.operator_id FROM operator_limits l))
+              AND (SELECT m.status = 'ROUTED' AND m.valid_until > v_now FROM sms_messages m WHERE m.id = o.message_id)
+            ORDER BY o.id LIMIT greatest(1, (p_limit - cardinality(v_ids)) - (p_limit - cardinality(v_ids)) / 10)
+            FOR UPDATE OF o SKIP LOCKED
+        ), cn AS MATERIALIZED (
+            SELECT o.id FROM outbox o
+            WHERE o.published_at IS NULL AND o.first_attempt_at IS NULL AND o.subject LIKE 'smpp.operator.%'
+              AND o.priority = 'normal'
+              AND (NOT v_limited OR substr(o.subject, 15) NOT IN (SELECT l.operator_id FROM operator_limits l))
+              AND (SELECT m.status = 'ROUTED' AND m.valid_until > v_now FROM sms_messages m WHERE m.id = o.message_id)
+            ORDER BY o.id LIMIT p_limit - cardinality(v_ids)
+            FOR UPDATE OF o SKIP LOCKED
+        ), chosen AS (
+            SELECT c.id FROM (SELECT ch.id, true AS high FROM ch UNION ALL SELECT cn.id, false FROM cn) c
+            ORDER BY c.high DESC, c.id LIMIT p_limit - cardinality(v_ids)
+        ), u AS (
+            UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM chosen WHERE o.id = chosen.id RETURNING o.id
+        )
+        SELECT coalesce(array_agg(u.id), '{}') INTO v_op FROM u;
+        v_ids := v_ids || v_op;
+    END IF;
+    RETURN ARRAY(SELECT unnest(v_ids) ORDER BY 1);
 END
+$$;
+
+CREATE OR REPLACE FUNCTION orch.outbox_stamp_operator_rows(p_limit integer)
+RETURNS integer LANGUAGE sql
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+    SELECT cardinality(outbox_grant_operator_rows(p_limit))
 $$;
 
 -- The relay's stamp step: orch.outbox_stamp_operator_rows(), and when
 -- rows wait for an operator's limit, in how many ms the first of those
 -- operators has its next token (NULL when none wait), so the relay comes
 -- back for them then and not a poll later.
-CREATE OR REPLACE FUNCTION orch.relay_stamp(p_limit integer, OUT stamped integer, OUT next_grant_ms integer)
+-- (its first version returned stamped and next_grant_ms only: a new OUT column needs a DROP)
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE oid = 'orch.relay_stamp(integer)'::regprocedure
+                                      AND NOT ('granted' = ANY (proargnames))) THEN
+        DROP FUNCTION orch.relay_stamp(integer);
+    END IF;
+EXCEPTION WHEN undefined_function THEN NULL;
+END
+$$;
+CREATE OR REPLACE FUNCTION orch.relay_stamp(p_limit integer, OUT stamped integer, OUT next_grant_ms integer, OUT granted bigint[])
 LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
 BEGIN
-    stamped := outbox_stamp_operator_rows(p_limit);
+    granted := outbox_grant_operator_rows(p_limit);
+    stamped := cardinality(granted);
     IF EXISTS (SELECT 1 FROM operator_limits) THEN
-        SELECT greatest(1, ceil(min(1000 * (1 - least(l.burst::double precision,
+        SELECT greatest(1, ceil(min(1000 * (1 + operator_reserve(l.max_per_second, l.burst) - least(l.burst::double precision,
                                                        coalesce(b.tokens, l.burst) + l.max_per_second
                                                            * greatest(0, extract(epoch FROM clock_timestamp() - b.refilled_at))))
                                            / l.max_per_second)))::integer
@@ -143,38 +195,72 @@ $$;
 -- for other rows (an EXISTS here may be planned as a hash of every ROUTED
 -- message, built on each call: slow exactly when a backlog of ROUTED
 -- messages builds up).
-CREATE OR REPLACE FUNCTION orch.outbox_claim(p_limit integer, p_duplicate_window interval)
+CREATE OR REPLACE FUNCTION orch.outbox_claim(p_limit integer, p_duplicate_window interval, p_first bigint[])
 RETURNS TABLE (id bigint, msg_id uuid, subject text, headers text, payload text)
 LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
+    v_first bigint[] := '{}';
     v_high bigint[];
     v_normal bigint[];
+    v_limited boolean := EXISTS (SELECT 1 FROM operator_limits);
+    v_rest integer;
 BEGIN
+    IF coalesce(cardinality(p_first), 0) > 0 THEN
+        v_first := ARRAY(
+            SELECT o.id FROM outbox o
+            WHERE o.id = ANY (p_first) AND o.published_at IS NULL
+              AND (o.subject NOT LIKE 'smpp.operator.%'
+                   OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
+                       AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'))
+            ORDER BY o.id
+            -- (waiting, not SKIP LOCKED: another relay's stamp may hold one of these rows for a
+            -- moment, having found it granted when it re-checked it; skipped, the row would wait a
+            -- second for another relay and reach the operator late. Nobody holds these rows long,
+            -- and no one waits for this transaction while holding them: the stamps and claims all
+            -- SKIP LOCKED.)
+            FOR UPDATE OF o);
+    END IF;
+    v_rest := p_limit - cardinality(v_first);
+    -- (a limited operator's row granted in the last second is its granting relay's to publish, at
+    -- once: published by another relay's next batch it would reach the operator late, bunched with
+    -- later grants, above the limit in some 1 s window; after a second its relay is taken for gone)
     v_high := ARRAY(
         SELECT o.id FROM outbox o
-        WHERE o.published_at IS NULL AND o.priority = 'high'
+        WHERE o.published_at IS NULL AND o.priority = 'high' AND o.id <> ALL (v_first)
           AND (o.subject NOT LIKE 'smpp.operator.%'
                OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
-                   AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'))
-        ORDER BY o.id LIMIT greatest(1, p_limit - p_limit / 10)
+                   AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
+                   AND NOT (v_limited AND o.first_attempt_at > clock_timestamp() - interval '1 second'
+                            AND EXISTS (SELECT 1 FROM operator_limits l WHERE l.operator_id = substr(o.subject, 15)))))
+        ORDER BY o.id LIMIT CASE WHEN v_rest <= 0 THEN 0 ELSE greatest(1, v_rest - v_rest / 10) END
         FOR UPDATE OF o SKIP LOCKED);
     v_normal := ARRAY(
         SELECT o.id FROM outbox o
-        WHERE o.published_at IS NULL AND o.priority = 'normal'
+        WHERE o.published_at IS NULL AND o.priority = 'normal' AND o.id <> ALL (v_first)
           AND (o.subject NOT LIKE 'smpp.operator.%'
                OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
-                   AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'))
-        ORDER BY o.id LIMIT greatest(0, p_limit - cardinality(v_high))
+                   AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
+                   AND NOT (v_limited AND o.first_attempt_at > clock_timestamp() - interval '1 second'
+                            AND EXISTS (SELECT 1 FROM operator_limits l WHERE l.operator_id = substr(o.subject, 15)))))
+        ORDER BY o.id LIMIT greatest(0, v_rest - cardinality(v_high))
         FOR UPDATE OF o SKIP LOCKED);
     RETURN QUERY
     SELECT o.id, o.msg_id, o.subject, o.headers::text, o.payload::text
     FROM outbox o
-    WHERE o.id = ANY (v_high || v_normal)
-    ORDER BY o.priority = 'high' DESC, o.id;
+    WHERE o.id = ANY (v_first || v_high || v_normal)
+    ORDER BY o.id = ANY (v_first) DESC, o.priority = 'high' DESC, o.id;
 END
+$$;
+
+CREATE OR REPLACE FUNCTION orch.outbox_claim(p_limit integer, p_duplicate_window interval)
+RETURNS TABLE (id bigint, msg_id uuid, subject text, headers text, payload text)
+LANGUAGE sql
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+    SELECT * FROM outbox_claim(p_limit, p_duplicate_window, NULL::bigint[])
 $$;
 
 -- The fast path of the writers (the accept writer after its commit, the
@@ -268,6 +354,9 @@ $$;
 
 COMMENT ON FUNCTION orch.outbox_stamp_operator_rows(integer) IS 'Relay step 1: records (and commits) the first publish attempt of the next smpp.operator rows (of ROUTED messages only, high first, within each limited operator''s token bucket) before they are published';
 COMMENT ON FUNCTION orch.relay_stamp(integer) IS 'Relay step 1 as the relay calls it: stamps (outbox_stamp_operator_rows) and says in how many ms the next token of an operator with waiting rows is due (NULL: none wait)';
+COMMENT ON FUNCTION orch.outbox_claim(integer, interval, bigint[]) IS 'Relay step 2 after a grant: the rows just granted (p_first: relay_stamp''s granted ids) first, to be published at once, then outbox_claim(p_limit, window); a limited operator''s row granted in the last second is left to the relay that granted it';
+COMMENT ON FUNCTION orch.operator_reserve(double precision, double precision) IS 'Tokens a limited operator''s bucket keeps back from grants (50 ms of its rate, at most half its burst, never the last token): they absorb the delay between a grant and its publish';
+COMMENT ON FUNCTION orch.outbox_grant_operator_rows(integer) IS 'Relay step 1: stamps (records the first attempt of) the next smpp.operator rows within each limited operator''s token bucket, as outbox_stamp_operator_rows; returns their ids';
 COMMENT ON FUNCTION orch.outbox_claim(integer, interval) IS 'Relay step 2: locks the next pending rows (FOR UPDATE SKIP LOCKED) for publishing, high first (at most 9/10 of the batch), then normal; operator rows only when stamped, inside the duplicate window and their message still ROUTED';
 COMMENT ON FUNCTION orch.outbox_claim_message_rows(uuid[], interval) IS 'Fast path of the accept writer and the pipeline: locks the pending rows of the given messages (operator rows only when stamped, in the window, message ROUTED; SKIP LOCKED) for publishing at once';
 COMMENT ON FUNCTION orch.outbox_mark_published(bigint[]) IS 'Marks acknowledged rows published and moves their operator messages ROUTED -> SUBMITTED; returns how many moved';

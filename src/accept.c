@@ -21,6 +21,7 @@
 #include "lib/log.h"
 #include "lib/timeutil.h"
 #include "lib/xmalloc.h"
+#include "flow.h"
 #include "metrics.h"
 #include "relay.h"
 #include "lib/banned.h"
@@ -59,6 +60,12 @@ enum batch_result { BATCH_OK, BATCH_JOB_ERROR, BATCH_CONN_ERROR };
 
 void accept_submit(struct accept_writer *w, struct accept_job *job)
 {
+	for (size_t i = 0; i < job->nmsgs; i++) {
+		if (job->msgs[i].item->high && !job->msgs[i].send_at[0]) {
+			flow_high_expected();
+			break;
+		}
+	}
 	job->next = NULL;
 	pthread_mutex_lock(&w->lock);
 	if (w->tail)

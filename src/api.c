@@ -185,6 +185,7 @@ struct api *api_start(const struct config *cfg)
 		return NULL;
 	}
 	metrics_init();
+	metrics_set(G_OUTBOX_BACKLOG_LIMIT, cfg->max_backlog);
 	if (monitor_start(cfg)) {
 		log_error("cannot start the monitor thread");
 		idem_shutdown();

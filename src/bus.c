@@ -327,6 +327,25 @@ int bus_provision(void)
 
 bool bus_provisioned(void) { return atomic_load(&provisioned); }
 
+int bus_consumer_lag(const char *consumer, int timeout_ms, int64_t *pending, int64_t *ack_pending)
+{
+	if (!bus.js || !bus_connected())
+		return -1;
+	jsOptions o;
+	jsOptions_Init(&o);
+	o.Wait = timeout_ms;
+	jsConsumerInfo *ci = NULL;
+	jsErrCode jerr = 0;
+	if (js_GetConsumerInfo(&ci, bus.js, BUS_OUTBOUND_STREAM, consumer, &o, &jerr) != NATS_OK || !ci) {
+		jsConsumerInfo_Destroy(ci);
+		return -1;
+	}
+	*pending = (int64_t)ci->NumPending;
+	*ack_pending = ci->NumAckPending;
+	jsConsumerInfo_Destroy(ci);
+	return 0;
+}
+
 void bus_stop(void)
 {
 	bus.closing = true;

@@ -49,6 +49,12 @@ bool bus_ping(int timeout_ms);
  * once NATS is connected; 0 when done, -1 to be retried.
  */
 int bus_provision(void);
+/*
+ * The state of a pipeline consumer of SMS_OUTBOUND (its info, one JetStream
+ * API request waiting at most timeout_ms): messages not yet delivered and
+ * delivered but not acknowledged. 0, or -1 when it could not be read.
+ */
+int bus_consumer_lag(const char *consumer, int timeout_ms, int64_t *pending, int64_t *ack_pending);
 /* A bus_provision() of this process succeeded. */
 bool bus_provisioned(void);
 void bus_stop(void);

@@ -64,6 +64,24 @@ struct operator_series {
 static struct operator_series operators[METRICS_MAX_OPERATORS + 1]; /* the last: "other" */
 static int noperators;
 static pthread_mutex_t operators_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The pipeline's consumers by lane; the reconciler's findings, the names of sql/070_reconcile.sql
+ * written at 0 from the start (so that increase() sees a first pass), a new name added when seen. */
+static const char *const lane_names[2] = { "normal", "high" };
+static struct {
+	_Atomic bool known;
+	_Atomic int64_t pending, ack_pending;
+} lanes[2];
+#define MAX_FINDINGS 32
+static const char *const known_findings[] = { "routed_published", "routed_past_window", "routed_in_window",
+					      "routed_never_attempted", "routed_without_row", "expired",
+					      "operator_row_withdrawn", "queued_stuck", "retry_overdue",
+					      "scheduled_overdue", "operator_limit_waiting" };
+static struct {
+	char name[48];
+	uint64_t found;
+} findings[MAX_FINDINGS];
+static int nfindings = -1; /* -1: the known names not yet filled in */
+static pthread_mutex_t findings_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct request_series series[MAX_REQUEST_SERIES];
 static int nseries;
 static pthread_mutex_t series_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -89,6 +107,9 @@ static const struct { const char *name, *help; } counter_info[M_COUNTER_COUNT] =
 	[M_SCHEDULED_RELEASED] = { "orch_scheduled_released_total", "SCHEDULED messages released by the scheduler (made QUEUED, or EXPIRED when past valid_until)" },
 	[M_CANCELED] = { "orch_messages_canceled_total", "Messages canceled by their client (made CANCELED)" },
 	[M_HTTP_EVICTED] = { "orch_http_idle_connections_closed_total", "Idle HTTP connections closed to make room near ORCH_HTTP_MAX_CONNECTIONS" },
+	[M_NORMAL_YIELD_MS] = { "orch_normal_yield_ms_total", "Milliseconds normal pipeline and relay batches waited for high-priority work in flight in this process (at most 50 ms at a time)" },
+	[M_RECONCILE_PASSES] = { "orch_reconcile_passes_total", "Reconcile passes run by this process's reconciler role (cron passes are not counted)" },
+	[M_RECONCILE_NEEDS_PERSON] = { "orch_reconcile_needs_person_total", "Messages those passes listed in needsPerson (stuck in a way no repair covers)" },
 };
 
 static const struct { const char *name, *help; } gauge_info[G_GAUGE_COUNT] = {
@@ -101,6 +122,7 @@ static const struct { const char *name, *help; } gauge_info[G_GAUGE_COUNT] = {
 	[G_ROUTING_IN_FLIGHT] = { "orch_routing_in_flight", "routing-engine calls in flight" },
 	[G_ROUTING_LIMIT] = { "orch_routing_concurrency_limit", "adaptive limit of routing-engine calls in flight (at most ORCH_ROUTING_MAX_INFLIGHT)" },
 	[G_HTTP_CONNECTIONS] = { "orch_http_connections", "open HTTP connections (at most ORCH_HTTP_MAX_CONNECTIONS)" },
+	[G_OUTBOX_BACKLOG_LIMIT] = { "orch_outbox_backlog_limit", "ORCH_MAX_BACKLOG: the outbox backlog at which the accept routes answer 503" },
 };
 
 void metrics_init(void)
@@ -192,6 +214,65 @@ static void write_transitions(struct buf *out)
 					 state_names[t], (unsigned long long)n);
 		}
 	}
+}
+
+void metrics_pipeline_lag(int lane, bool known, int64_t pending, int64_t ack_pending)
+{
+	if (lane < 0 || lane > 1)
+		return;
+	atomic_store(&lanes[lane].pending, pending);
+	atomic_store(&lanes[lane].ack_pending, ack_pending);
+	atomic_store(&lanes[lane].known, known);
+}
+
+static void findings_fill(void) /* under findings_lock */
+{
+	if (nfindings >= 0)
+		return;
+	nfindings = 0;
+	for (size_t i = 0; i < sizeof(known_findings) / sizeof(known_findings[0]); i++)
+		snprintf(findings[nfindings++].name, sizeof(findings[0].name), "%s", known_findings[i]);
+}
+
+void metrics_reconcile_finding(const char *finding, uint64_t found)
+{
+	pthread_mutex_lock(&findings_lock);
+	findings_fill();
+	int i = 0;
+	while (i < nfindings && strcmp(findings[i].name, finding) != 0)
+		i++;
+	bool plain = finding[0] != '\0' && strspn(finding, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(finding);
+	if (i == nfindings && plain && nfindings < MAX_FINDINGS && strlen(finding) < sizeof(findings[0].name))
+		snprintf(findings[nfindings++].name, sizeof(findings[0].name), "%s", finding);
+	if (i < nfindings)
+		findings[i].found += found;
+	pthread_mutex_unlock(&findings_lock);
+}
+
+static void write_pipeline_and_findings(struct buf *out)
+{
+	buf_adds(out, "# HELP orch_pipeline_pending Messages in SMS_OUTBOUND not yet delivered to the pipeline's consumer of the lane "
+		      "(from the consumer's info, every second)\n"
+		      "# TYPE orch_pipeline_pending gauge\n");
+	for (int i = 0; i < 2; i++)
+		if (atomic_load(&lanes[i].known))
+			buf_addf(out, "orch_pipeline_pending{lane=\"%s\"} %lld\n", lane_names[i],
+				 (long long)atomic_load(&lanes[i].pending));
+	buf_adds(out, "# HELP orch_pipeline_ack_pending Messages delivered to the pipeline's consumer of the lane and not yet acknowledged\n"
+		      "# TYPE orch_pipeline_ack_pending gauge\n");
+	for (int i = 0; i < 2; i++)
+		if (atomic_load(&lanes[i].known))
+			buf_addf(out, "orch_pipeline_ack_pending{lane=\"%s\"} %lld\n", lane_names[i],
+				 (long long)atomic_load(&lanes[i].ack_pending));
+	buf_adds(out, "# HELP orch_reconcile_findings_total Messages found by this process's reconcile passes, by finding "
+		      "(operator_limit_waiting is not a fault)\n"
+		      "# TYPE orch_reconcile_findings_total counter\n");
+	pthread_mutex_lock(&findings_lock);
+	findings_fill();
+	for (int i = 0; i < nfindings; i++)
+		buf_addf(out, "orch_reconcile_findings_total{finding=\"%s\"} %llu\n", findings[i].name,
+			 (unsigned long long)findings[i].found);
+	pthread_mutex_unlock(&findings_lock);
 }
 
 void metrics_relay_batch(unsigned n, int64_t micros)
@@ -295,6 +376,7 @@ void metrics_write(struct buf *out)
 		buf_addf(out, "orch_routing_calls_total{outcome=\"%s\"} %llu\n", routing_outcome_names[i],
 			 (unsigned long long)atomic_load(&routing_outcomes[i]));
 	write_transitions(out);
+	write_pipeline_and_findings(out);
 	for (int i = 0; i < M_COUNTER_COUNT; i++)
 		buf_addf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[i].name, counter_info[i].help,
 			 counter_info[i].name, counter_info[i].name, (unsigned long long)atomic_load(&counters[i]));

@@ -5,6 +5,7 @@
 #ifndef ORCH_METRICS_H
 #define ORCH_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "lib/buf.h"
@@ -31,6 +32,9 @@ enum metric_counter {
 	M_SCHEDULED_RELEASED,     /* SCHEDULED messages released (QUEUED, or EXPIRED) by the scheduler */
 	M_CANCELED,               /* messages canceled by the API */
 	M_HTTP_EVICTED,           /* idle HTTP connections closed to make room near the connection limit */
+	M_NORMAL_YIELD_MS,        /* ms normal batches waited for high work in flight (flow.h) */
+	M_RECONCILE_PASSES,       /* reconcile passes run by this process's reconciler role */
+	M_RECONCILE_NEEDS_PERSON, /* messages those passes listed in needsPerson */
 	M_COUNTER_COUNT
 };
 
@@ -45,6 +49,7 @@ enum metric_gauge {
 	G_ROUTING_IN_FLIGHT,      /* routing calls in flight */
 	G_ROUTING_LIMIT,          /* the adaptive concurrency limit of routing calls */
 	G_HTTP_CONNECTIONS,       /* open HTTP connections */
+	G_OUTBOX_BACKLOG_LIMIT,   /* ORCH_MAX_BACKLOG: the backlog at which accepts get 503 */
 	G_GAUGE_COUNT
 };
 
@@ -69,6 +74,14 @@ void metrics_operator_published(const char *operator_id, uint64_t n);
 void metrics_operator_waiting(const char *const *operator_ids, const int64_t *waiting, int n);
 /* One message state change, from NULL for a new message; -1 for an unknown state name. */
 int metrics_transition(const char *from, const char *to);
+/*
+ * The pipeline's JetStream consumers, by lane (0 normal, 1 high): messages
+ * not yet delivered and delivered but not acknowledged; known false (the
+ * consumer could not be read) drops the lane's series until the next read.
+ */
+void metrics_pipeline_lag(int lane, bool known, int64_t pending, int64_t ack_pending);
+/* One finding of a pass of this process's reconciler: messages found (the summary's findings.<name>.found). */
+void metrics_reconcile_finding(const char *finding, uint64_t found);
 /* One relay batch of n rows taking micros. */
 void metrics_relay_batch(unsigned n, int64_t micros);
 /* The whole exposition. */

@@ -18,6 +18,7 @@
 #define INTERVAL_MS 1000
 #define CHECK_DEADLINE_MS 2000
 #define NATS_PING_DEADLINE_MS 1000
+#define CONSUMER_INFO_DEADLINE_MS 500
 
 static struct {
 	const struct config *cfg;
@@ -72,6 +73,17 @@ static void check_operator_limits(void)
 	PQclear(res);
 }
 
+/* The pipeline's lag, from its two consumers' info (the same for every instance: take max). */
+static void check_pipeline_lag(void)
+{
+	static const char *const consumers[2] = { BUS_PIPELINE_CONSUMER, BUS_PIPELINE_HIGH_CONSUMER };
+	for (int lane = 0; lane < 2; lane++) {
+		int64_t pending = 0, ack_pending = 0;
+		bool known = bus_consumer_lag(consumers[lane], CONSUMER_INFO_DEADLINE_MS, &pending, &ack_pending) == 0;
+		metrics_pipeline_lag(lane, known, pending, ack_pending);
+	}
+}
+
 static void check_once(void)
 {
 	struct monitor_state st = { 0 };
@@ -84,6 +96,11 @@ static void check_once(void)
 	metrics_set(G_POSTGRES_UP, st.postgres_ok);
 	metrics_set(G_REDIS_UP, st.redis_ok);
 	metrics_set(G_NATS_UP, st.nats_ok);
+	if (st.nats_ok)
+		check_pipeline_lag();
+	else
+		for (int lane = 0; lane < 2; lane++)
+			metrics_pipeline_lag(lane, false, 0, 0);
 	if (st.postgres_ok) {
 		check_operator_limits();
 		metrics_set(G_OUTBOX_BACKLOG, st.backlog);

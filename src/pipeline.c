@@ -21,6 +21,7 @@
 #include "lib/timeutil.h"
 #include "lib/uuid.h"
 #include "lib/xmalloc.h"
+#include "flow.h"
 #include "metrics.h"
 #include "relay.h"
 #include "routing.h"
@@ -478,8 +479,15 @@ static void *pipeline_main(void *arg)
 		natsMsgList list = { 0 };
 		jsErrCode jerr = 0;
 		natsStatus s = natsSubscription_Fetch(&list, w->sub, PIPELINE_BATCH, FETCH_WAIT_MS, &jerr);
-		if (s == NATS_OK && list.Count > 0)
+		if (s == NATS_OK && list.Count > 0) {
+			if (w->high)
+				flow_high_begin();
+			else
+				flow_yield_to_high();
 			process(w, &list);
+			if (w->high)
+				flow_high_end();
+		}
 		else if (s != NATS_TIMEOUT && s != NATS_OK)
 			nap(RECONNECT_MS);
 		natsMsgList_Destroy(&list);

@@ -16,6 +16,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/timeutil.h"
+#include "metrics.h"
 #include "lib/banned.h"
 
 /* pg_advisory_xact_lock key: "orchreco" as a 64-bit number. */
@@ -147,6 +148,26 @@ static struct {
 	pthread_cond_t cond;
 } rec = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
+/* A pass of the role in the metrics: each finding's count and the messages that need a person. */
+static void count_pass(const char *summary)
+{
+	json_object *root = json_tokener_parse(summary), *findings = NULL, *person = NULL;
+	if (!root)
+		return;
+	metrics_inc(M_RECONCILE_PASSES, 1);
+	if (json_object_object_get_ex(root, "findings", &findings) && json_object_is_type(findings, json_type_object)) {
+		json_object_object_foreach(findings, name, finding)
+		{
+			json_object *found = NULL;
+			if (json_object_object_get_ex(finding, "found", &found) && json_object_get_int64(found) > 0)
+				metrics_reconcile_finding(name, (uint64_t)json_object_get_int64(found));
+		}
+	}
+	if (json_object_object_get_ex(root, "needsPerson", &person) && json_object_is_type(person, json_type_array))
+		metrics_inc(M_RECONCILE_NEEDS_PERSON, json_object_array_length(person));
+	json_object_put(root);
+}
+
 static void *reconciler_main(void *arg)
 {
 	(void)arg;
@@ -175,6 +196,7 @@ static void *reconciler_main(void *arg)
 		int64_t start = mono_ms();
 		if (conn && run_pass(conn, rec.cfg, false, 0, &json) == PASS_RAN) {
 			finish_summary(conn, rec.cfg, false, start, &json);
+			count_pass(json.data);
 			log_info("reconcile pass", "summary", json.data);
 		}
 		buf_release(&json);

@@ -33,6 +33,7 @@
 #include "lib/log.h"
 #include "lib/timeutil.h"
 #include "lib/xmalloc.h"
+#include "flow.h"
 #include "metrics.h"
 #include "lib/banned.h"
 
@@ -88,13 +89,12 @@ static struct {
 	struct relay_lane lane;
 	int64_t backoff_ms;
 	int64_t next_purge_ms;
-	int64_t next_stamp_ms;
-	bool stamp_again;
-	int64_t grant_at_ms; /* rows wait for an operator's limit: its next token is due then (0: none wait) */
-	bool provisioned;
+	atomic_bool provisioned;
 	bool fault_exit_after_publish;
 	_Atomic int64_t last_notify_ms;
 } relay = { .wake_fd = -1, .lane = { .ack_lock = PTHREAD_MUTEX_INITIALIZER, .ack_wait_ms = ACK_WAIT_MS } };
+
+static void grant_wake(void);
 
 void relay_wake(void)
 {
@@ -103,6 +103,7 @@ void relay_wake(void)
 	uint64_t one = 1;
 	ssize_t unused = write(relay.wake_fd, &one, sizeof(one));
 	(void)unused;
+	grant_wake();
 }
 
 int relay_should_notify(void)
@@ -240,28 +241,6 @@ static int claim(struct relay_lane *l)
 	char limit[16], window[32];
 	snprintf(limit, sizeof(limit), "%lld", (long long)relay.cfg->relay_batch);
 	snprintf(window, sizeof(window), "%lld milliseconds", (long long)relay.cfg->nats_duplicate_window_ms);
-	/*
-	 * Unstamped operator rows are rare since the pipeline stamps and
-	 * publishes its own (relay_publish_message_rows): they are looked for
-	 * after a stamp that found some, and otherwise every STAMP_EVERY_MS,
-	 * one statement and commit less on most batches.
-	 */
-	int64_t now = mono_ms();
-	if (relay.stamp_again || now >= relay.next_stamp_ms) {
-		const char *stamp_params[] = { limit };
-		PGresult *sres = PQexecParams(l->conn, "SELECT stamped, next_grant_ms FROM orch.relay_stamp($1::integer)", 1,
-					      NULL, stamp_params, NULL, NULL, 0);
-		bool ok = PQresultStatus(sres) == PGRES_TUPLES_OK && PQntuples(sres) == 1;
-		relay.stamp_again = ok && atoi(PQgetvalue(sres, 0, 0)) > 0;
-		/* Rows waiting for a limit are stamped when their next token is due, not a poll later (a bucket
-		   holds at most its burst: waiting longer than burst/rate would lose tokens). */
-		relay.grant_at_ms = ok && !PQgetisnull(sres, 0, 1) ? now + atoi(PQgetvalue(sres, 0, 1)) : 0;
-		PQclear(sres);
-		if (!ok)
-			return -1;
-		relay.next_stamp_ms = relay.grant_at_ms && relay.grant_at_ms < now + STAMP_EVERY_MS ? relay.grant_at_ms
-											      : now + STAMP_EVERY_MS;
-	}
 	if (begin_marking(l->conn))
 		return -1;
 	const char *params[] = { limit, window };
@@ -490,14 +469,8 @@ static void *relay_main(void *arg)
 	(void)arg;
 	long last = 0;
 	while (!atomic_load(&relay.stopping)) {
-		if (last < relay.cfg->relay_batch) {
-			int64_t wait = POLL_MS;
-			if (relay.grant_at_ms) {
-				int64_t until = relay.grant_at_ms - mono_ms();
-				wait = until < 0 ? 0 : until < wait ? until : wait;
-			}
-			wait_for_work(wait);
-		}
+		if (last < relay.cfg->relay_batch)
+			wait_for_work(POLL_MS);
 		if (atomic_load(&relay.stopping))
 			break;
 		if (!connect_db()) {
@@ -509,8 +482,9 @@ static void *relay_main(void *arg)
 			last = 0;
 			continue;
 		}
-		if (!relay.provisioned && relay.cfg->nats_provision)
-			relay.provisioned = bus_provisioned() || bus_provision() == 0;
+		if (!atomic_load(&relay.provisioned) && relay.cfg->nats_provision)
+			atomic_store(&relay.provisioned, bus_provisioned() || bus_provision() == 0);
+		flow_yield_to_high();
 		last = one_batch();
 		if (last < 0) {
 			back_off("publish or database error");
@@ -590,6 +564,110 @@ long relay_publish_message_rows(struct relay_lane *l, PGconn *conn, const char *
 	return rc;
 }
 
+/*
+ * The grant lane: a thread of its own, with its own connection and
+ * JetStream context, that stamps operator rows (orch.relay_stamp: records
+ * their first publish attempt, durably, and for an operator with a
+ * throughput limit takes a token of its bucket for each) and publishes
+ * what it stamped at once. A limited operator's token is taken at the
+ * grant, so its row must reach the operator's stream right after: behind
+ * a claim and a full batch of the relay's other rows (a few hundred ms
+ * under load) the operator would see grants bunched above its limit in
+ * some 1 s window, and tokens a busy relay could not take in time (a
+ * bucket holds only its burst) would be lost. The claim leaves a limited
+ * operator's fresh grant to the lane that granted it for a second.
+ */
+static struct {
+	pthread_t thread;
+	atomic_bool running;
+	int wake_fd;
+	struct relay_lane lane;
+	int64_t backoff_ms;
+} grant = { .wake_fd = -1, .lane = { .ack_lock = PTHREAD_MUTEX_INITIALIZER, .ack_wait_ms = ACK_WAIT_MS } };
+
+static void grant_wake(void)
+{
+	if (!atomic_load(&grant.running))
+		return;
+	uint64_t one = 1;
+	ssize_t unused = write(grant.wake_fd, &one, sizeof(one));
+	(void)unused;
+}
+
+/*
+ * One round: stamp, and publish what was stamped. Returns the ms to wait
+ * before the next round (0: at once, more may be due), -1 on failure.
+ */
+static int64_t grant_round(void)
+{
+	struct relay_lane *l = &grant.lane;
+	char limit[16], window[32];
+	snprintf(limit, sizeof(limit), "%lld", (long long)relay.cfg->relay_batch);
+	snprintf(window, sizeof(window), "%lld milliseconds", (long long)relay.cfg->nats_duplicate_window_ms);
+	int64_t start = mono_us();
+	const char *sp[] = { limit };
+	PGresult *sres = PQexecParams(l->conn, "SELECT stamped, next_grant_ms, granted FROM orch.relay_stamp($1::integer)", 1,
+				      NULL, sp, NULL, NULL, 0);
+	if (PQresultStatus(sres) != PGRES_TUPLES_OK || PQntuples(sres) != 1) {
+		log_error("relay: cannot stamp operator rows", "error", db_result_error(sres));
+		PQclear(sres);
+		return -1;
+	}
+	int stamped = atoi(PQgetvalue(sres, 0, 0));
+	/* Rows waiting for a limit: back when their operator's next token is due, not a poll later. */
+	int64_t wait = PQgetisnull(sres, 0, 1) ? STAMP_EVERY_MS : atoll(PQgetvalue(sres, 0, 1));
+	if (wait > STAMP_EVERY_MS)
+		wait = STAMP_EVERY_MS;
+	if (stamped == 0) {
+		PQclear(sres);
+		return wait;
+	}
+	snprintf(limit, sizeof(limit), "%d", stamped);
+	const char *params[] = { limit, window, PQgetvalue(sres, 0, 2) };
+	long rc = -1;
+	if (begin_marking(l->conn) == 0) {
+		PGresult *res = PQexecParams(l->conn,
+					     "SELECT id, msg_id, subject, headers, payload "
+					     "FROM orch.outbox_claim($1::integer, $2::interval, $3::bigint[])",
+					     3, NULL, params, NULL, NULL, 0);
+		if (load_rows(l, res) == 0)
+			rc = publish_claimed(l, start);
+		else
+			PQclear(PQexec(l->conn, "ROLLBACK"));
+	}
+	PQclear(sres);
+	return rc < 0 ? -1 : 0;
+}
+
+static void *grant_main(void *arg)
+{
+	(void)arg;
+	int64_t wait = 0;
+	while (!atomic_load(&relay.stopping)) {
+		if (wait > 0)
+			db_wait(NULL, grant.wake_fd, (int)wait);
+		if (atomic_load(&relay.stopping))
+			break;
+		struct relay_lane *l = &grant.lane;
+		if (!l->conn || PQstatus(l->conn) != CONNECTION_OK) {
+			PQfinish(l->conn);
+			l->conn = db_connect(relay.cfg->database_url, "sms-orchestrator relay grants");
+		}
+		bool ready = l->conn && bus_connected() && (atomic_load(&relay.provisioned) || !relay.cfg->nats_provision);
+		int64_t next = ready ? grant_round() : -1;
+		if (next < 0) {
+			grant.backoff_ms = grant.backoff_ms ? grant.backoff_ms * 2 : BACKOFF_MIN_MS;
+			if (grant.backoff_ms > BACKOFF_MAX_MS)
+				grant.backoff_ms = BACKOFF_MAX_MS;
+			wait = grant.backoff_ms;
+			continue;
+		}
+		grant.backoff_ms = 0;
+		wait = next;
+	}
+	return NULL;
+}
+
 int relay_start(const struct config *cfg)
 {
 	relay.cfg = cfg;
@@ -602,10 +680,21 @@ int relay_start(const struct config *cfg)
 	relay.fault_exit_after_publish = fault && strcmp(fault, "relay_exit_after_publish") == 0;
 	if (lane_js(&relay.lane, 4 * cfg->relay_batch) != 0)
 		return -1;
+	grant.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (grant.wake_fd < 0 || lane_js(&grant.lane, 4 * cfg->relay_batch) != 0) {
+		log_error("relay: cannot set up the grant lane");
+		return -1;
+	}
 	atomic_store(&relay.stopping, false);
 	atomic_store(&relay.running, true);
 	if (pthread_create(&relay.thread, NULL, relay_main, NULL) != 0) {
 		atomic_store(&relay.running, false);
+		return -1;
+	}
+	atomic_store(&grant.running, true);
+	if (pthread_create(&grant.thread, NULL, grant_main, NULL) != 0) {
+		atomic_store(&grant.running, false);
+		relay_stop();
 		return -1;
 	}
 	return 0;
@@ -618,6 +707,16 @@ void relay_stop(void)
 	atomic_store(&relay.stopping, true);
 	relay_wake();
 	pthread_join(relay.thread, NULL);
+	if (atomic_load(&grant.running)) {
+		pthread_join(grant.thread, NULL);
+		atomic_store(&grant.running, false);
+	}
+	jsCtx_Destroy(grant.lane.js);
+	grant.lane.js = NULL;
+	PQfinish(grant.lane.conn);
+	grant.lane.conn = NULL;
+	close(grant.wake_fd);
+	grant.wake_fd = -1;
 	atomic_store(&relay.running, false);
 	jsCtx_Destroy(relay.lane.js);
 	relay.lane.js = NULL;

@@ -26,6 +26,7 @@ static struct {
 	atomic_bool running, stopping;
 	int wake_fd;
 	PGconn *conn;
+	PGconn *conn2; /* a second connection for releasing a large due set two batches at a time */
 } sch = { .wake_fd = -1 };
 
 void scheduler_wake(void)
@@ -38,6 +39,54 @@ void scheduler_wake(void)
 }
 
 static void sleep_until_due(int timeout_ms) { db_wait(sch.conn, sch.wake_fd, timeout_ms); }
+
+/*
+ * Many scheduled messages due at once (a campaign for 10:00:00): releases
+ * them two batches at a time, one on each connection, until a batch comes
+ * back short. The batches are disjoint (SKIP LOCKED) and each commits on
+ * its own, so the first messages are QUEUED (and on their way) while the
+ * rest are released; with the relay and the pipeline draining what was
+ * released, one connection alone left the last of 10,000 3 s after their
+ * sendAt (make bench, phase q). Returns how many were released.
+ */
+static long release_burst(void)
+{
+	if (!sch.conn2 || PQstatus(sch.conn2) != CONNECTION_OK) {
+		PQfinish(sch.conn2);
+		sch.conn2 = db_connect(sch.cfg->database_url, "sms-orchestrator scheduler release");
+	}
+	PGconn *conns[2] = { sch.conn, sch.conn2 };
+	int nconn = sch.conn2 ? 2 : 1;
+	long total = 0;
+	for (;;) {
+		int sent = 0;
+		for (int i = 0; i < nconn; i++)
+			if (PQsendQuery(conns[i], "SELECT orch.release_scheduled(" RELEASE_BATCH ")"))
+				sent |= 1 << i;
+		bool full = sent != 0;
+		for (int i = 0; i < nconn; i++) {
+			if (!(sent & (1 << i)))
+				continue;
+			int n = -1;
+			PGresult *res;
+			while ((res = PQgetResult(conns[i])) != NULL) {
+				if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+					n = atoi(PQgetvalue(res, 0, 0));
+				else
+					log_error("scheduler: release failed", "error", db_result_error(res));
+				PQclear(res);
+			}
+			if (n > 0) {
+				total += n;
+				metrics_inc(M_SCHEDULED_RELEASED, (uint64_t)n);
+				relay_wake();
+			}
+			full &= n >= atoi(RELEASE_BATCH);
+		}
+		if (!full || atomic_load(&sch.stopping))
+			return total;
+	}
+}
 
 /* One pass: requeue what is due; returns ms until the next one is due (capped), -1 on error. */
 static int pass(void)
@@ -61,6 +110,8 @@ static int pass(void)
 		metrics_inc(M_SCHEDULED_RELEASED, (uint64_t)released);
 	if (n > 0 || released > 0)
 		relay_wake();
+	if (released >= atoi(RELEASE_BATCH))
+		release_burst();
 	if (n >= atoi(BATCH) || released >= atoi(RELEASE_BATCH))
 		return 0;
 	return wait > MAX_SLEEP_MS ? MAX_SLEEP_MS : wait;
@@ -114,6 +165,8 @@ void scheduler_stop(void)
 	atomic_store(&sch.running, false);
 	PQfinish(sch.conn);
 	sch.conn = NULL;
+	PQfinish(sch.conn2);
+	sch.conn2 = NULL;
 	close(sch.wake_fd);
 	sch.wake_fd = -1;
 }

@@ -31,6 +31,9 @@ inwin=$(new_msg); routed "$inwin"; op_row "$inwin" "first_attempt_at = now() - i
 never=$(new_msg); routed "$never"; age "$never"
 norow=$(new_msg); routed "$norow"; sql "DELETE FROM orch.outbox WHERE message_id = '$norow' AND subject LIKE 'smpp.%'" >/dev/null; age "$norow"
 queued=$(new_msg); age "$queued"
+# QUEUED as long, but its request was published a moment ago (published again, or the stream's
+# backlog is long): not stuck yet
+recent=$(new_msg); age "$recent"
 retry=$(new_msg)
 sql "SELECT orch.transition('$retry', 'QUEUED', 'RETRY_SCHEDULED', 'unavailable', 'down', p_next_attempt_at => now() - interval '5 minutes', p_routing_attempt => true)" >/dev/null
 expired=$(new_msg "now() - interval '1 second'")
@@ -73,6 +76,8 @@ is "$(state "$never")" "ROUTED/2" "routed_never_attempted: left ROUTED, the rela
 is "$(jq -r '.needsPerson[] | select(.messageId == "'"$norow"'") | .finding' <<<"$out")" routed_without_row "routed_without_row: listed under needsPerson"
 is "$(state "$queued")" "QUEUED/1" "queued_stuck: stays QUEUED"
 is "$(sql "SELECT count(*) FROM orch.outbox WHERE message_id = '$queued' AND subject = 'sms.outbound.request' AND published_at IS NULL")" 1 "... with sms.outbound.request published again"
+is "$(sql "SELECT count(*) FROM orch.outbox WHERE message_id = '$recent' AND subject = 'sms.outbound.request'")" 1 \
+	"queued_stuck: a QUEUED message whose request went out within stuck_after is not published again"
 is "$(state "$retry")" "QUEUED/3" "retry_overdue: due now (RETRY_SCHEDULED -> QUEUED)"
 is "$(sql "SELECT count(*) FROM orch.outbox WHERE message_id = '$retry' AND subject = 'sms.outbound.retry'")" 1 "... with its sms.outbound.retry row"
 is "$(state "$expired")" "EXPIRED/2" "expired: EXPIRED"

@@ -40,7 +40,8 @@ is "$(cq '.services // {} | keys | sort | join(" ")')" "kong migrate nats postgr
 	"compose has exactly the services postgres, redis, nats, routing-engine, migrate, serve, reconcile, kong"
 like "$(cq '.services.postgres.image')" '^postgres:15(\.|$|-)' "PostgreSQL is postgres:15"
 like "$(cq '.services.redis.image')" '^redis:7(\.|$|-)' "Redis is redis:7"
-like "$(cq '.services.nats.image')" '^nats:2\.10.*alpine' "NATS is nats:2.10 on alpine (its health check needs wget)"
+like "$(cq '.services.nats.image')" '^nats:2\.10\.[0-9]+-alpine$' \
+	"NATS is pinned to a 2.10 patch release on alpine (sync_interval needs 2.10.0+; the health check needs wget)"
 like "$(cq '.services.kong.image')" '^kong:3(\.|$)' "Kong is kong:3.x"
 ours=$(cq '.services.serve.image')
 is "$(cq --arg i "$ours" '[.services[] | select(.image == $i)] | length')" 4 \
@@ -58,8 +59,22 @@ like "$(cq '.services.redis.healthcheck.test | join(" ")')" 'redis-cli ping' "re
 like "$(cq '.services.nats.healthcheck.test | join(" ")')" '8222/healthz\?js-enabled-only=true' "nats: the monitor's /healthz?js-enabled-only=true"
 like "$(cq '.services.kong.healthcheck.test | join(" ")')" 'kong health' "kong: kong health"
 like "$(cq '.services.serve.healthcheck.test | join(" ")')" 'curl .*/readyz' "serve: curl /readyz"
-like "$(cq '.services.nats.command | join(" ")')" '(^| )(-js|--jetstream)( |$)' "NATS runs with JetStream"
-nats_sd=$(cq '.services.nats.command as $c | ($c | index("-sd") // ($c | index("--store_dir"))) as $i | if $i then $c[$i + 1] else "" end')
+# NATS runs from deploy/nats/nats-server.conf, mounted read-only where --config points.
+nats_conf=$(cq '.services.nats.command as $c | ($c | index("--config") // ($c | index("-c"))) as $i | if $i then $c[$i + 1] else "" end')
+is "$(cq --arg t "$nats_conf" '[.services.nats | vols | select(.target == $t) | .source | sub(".*/deploy/"; "deploy/")] | join(" ")')" \
+	deploy/nats/nats-server.conf "nats: --config $nats_conf is deploy/nats/nats-server.conf, mounted"
+NATS_CONF=$ORCH_ROOT/deploy/nats/nats-server.conf
+# The file's jetstream block (our own simple format: one setting a line).
+js_setting() { awk -v k="$1" '/^jetstream *\{/ { js = 1; next } js && /^\}/ { js = 0 } js { sub(/#.*/, ""); if ($1 == k ":") { v = $2; gsub(/"/, "", v); print v } }' "$NATS_CONF"; }
+ok "nats-server.conf has a jetstream block (JetStream on)" grep -qE '^jetstream *\{' "$NATS_CONF"
+is "$(js_setting sync_interval)" always "nats-server.conf: sync_interval always (fsync before every acknowledgement)"
+is "$(awk '$1 == "http_port:" { print $2 }' "$NATS_CONF")" 8222 "nats-server.conf: the monitor on 8222 (the health check's port)"
+nats_sd=$(js_setting store_dir)
+# Debian's nats-server 2.9.10 (the local stack's) parses the file and lacks only sync_interval (2.10.0+).
+out=$(nats-server -c "$NATS_CONF" -t 2>&1)
+like "$out" 'unknown field "sync_interval"' "nats-server 2.9 parses the file and names sync_interval as a setting it lacks"
+sed '/sync_interval/d' "$NATS_CONF" >"$T_TMP/nats.conf"
+like "$(nats-server -c "$T_TMP/nats.conf" -t 2>&1)" 'is valid' "... and accepts every other line of it"
 is "$(cq --arg d "$nats_sd" '[.services.nats | vols | select(.type == "volume" or (.source // "" | startswith("/") | not))
 	| select(.target == $d)] | length')" 1 "the JetStream store directory ($nats_sd) is a volume"
 

@@ -166,6 +166,42 @@ SELECT is(orch.outbox_stamp_operator_rows(100), 2, 'refilled: the rest granted')
 SELECT is((SELECT count(*) FROM orch.outbox WHERE subject = 'smpp.operator.op-lim' AND first_attempt_at IS NULL), 0::bigint,
           'all granted');
 
+-- The granting relay publishes what it granted at once: relay_stamp returns the ids, the claim
+-- puts them first, and another relay's claim leaves a limited operator's fresh grant alone.
+DELETE FROM orch.outbox WHERE published_at IS NULL;
+CREATE TEMP TABLE lg AS SELECT pg_temp.acc('acct-lim', 'normal', NULL, NULL) AS id FROM generate_series(1, 3);
+SELECT count(*) AS ignored FROM orch.transition_many(ARRAY(SELECT id FROM lg), 'QUEUED', 'ROUTED', NULL, NULL,
+                            array_fill('op-lim'::text, ARRAY[3]), array_fill('r'::text, ARRAY[3]), NULL, true, true) \gset
+UPDATE orch.operator_buckets SET refilled_at = now() - interval '1 hour' WHERE operator_id = 'op-lim';
+SELECT granted AS lg_granted FROM orch.relay_stamp(100) \gset
+SELECT is(:'lg_granted'::bigint[], ARRAY(SELECT o.id FROM orch.outbox o WHERE o.subject = 'smpp.operator.op-lim'
+                                          AND o.first_attempt_at IS NOT NULL AND o.published_at IS NULL ORDER BY o.id),
+          'relay_stamp returns the ids it granted');
+SELECT is(cardinality(:'lg_granted'::bigint[]), 3, 'three granted');
+SELECT is((SELECT count(*) FROM orch.outbox_claim(100, '2 minutes') WHERE subject = 'smpp.operator.op-lim'), 0::bigint,
+          'a claim without them leaves a limited operator''s fresh grants to the relay that granted them');
+SELECT is(ARRAY(SELECT c.id FROM orch.outbox_claim(4, '2 minutes', :'lg_granted'::bigint[]) c LIMIT 3), :'lg_granted'::bigint[],
+          'the granting relay''s claim returns its grants first');
+SELECT is((SELECT count(*) FROM orch.outbox_claim(4, '2 minutes', :'lg_granted'::bigint[])), 4::bigint,
+          'and fills the batch with other pending rows');
+UPDATE orch.outbox SET first_attempt_at = first_attempt_at - interval '2 seconds' WHERE id = ANY (:'lg_granted'::bigint[]);
+SELECT is((SELECT count(*) FROM orch.outbox_claim(100, '2 minutes') WHERE subject = 'smpp.operator.op-lim'), 3::bigint,
+          'a grant older than a second is any relay''s to publish (its relay is taken for gone)');
+
+-- The reserve: 50 ms of the rate, at most half the burst, whole tokens, never the last one.
+SELECT is(ARRAY[orch.operator_reserve(200, 20), orch.operator_reserve(50, 5), orch.operator_reserve(0.001, 3),
+                orch.operator_reserve(1000, 1), orch.operator_reserve(1000, 2), orch.operator_reserve(10000, 400)],
+          ARRAY[10, 2, 0, 0, 1, 200], 'operator_reserve: 50 ms of the rate, at most half the burst, never the last token');
+DELETE FROM orch.outbox WHERE published_at IS NULL;
+INSERT INTO orch.operator_limits (operator_id, max_per_second, burst) VALUES ('op-res', 200, 20);
+CREATE TEMP TABLE lr AS SELECT pg_temp.acc('acct-res', 'normal', NULL, NULL) AS id FROM generate_series(1, 30);
+SELECT count(*) AS ignored FROM orch.transition_many(ARRAY(SELECT id FROM lr), 'QUEUED', 'ROUTED', NULL, NULL,
+                            array_fill('op-res'::text, ARRAY[30]), array_fill('r'::text, ARRAY[30]), NULL, true, true) \gset
+SELECT is(orch.outbox_stamp_operator_rows(100), 10, 'a full bucket of 20 at 200/s grants 10: 10 tokens kept in reserve');
+SELECT ok((SELECT tokens BETWEEN 10 AND 11 FROM orch.operator_buckets WHERE operator_id = 'op-res'), 'the reserve stays in the bucket');
+SELECT ok((SELECT next_grant_ms BETWEEN 1 AND 6 FROM orch.relay_stamp(100)), 'the next grant is due when a token above the reserve is');
+DELETE FROM orch.operator_limits WHERE operator_id = 'op-res';
+
 -- The grant keeps a tenth for normal while high waits too, and never an expired message.
 DELETE FROM orch.outbox WHERE published_at IS NULL;
 INSERT INTO orch.operator_limits (operator_id, max_per_second, burst) VALUES ('op-share', 0.001, 10);

@@ -1,4 +1,5 @@
-/* Unit tests: the adaptive concurrency limit (lib/limiter) and the failure-rate window (lib/failwindow). */
+/* Unit tests: the adaptive concurrency limit (lib/limiter), the failure-rate window (lib/failwindow) and the
+   high-before-normal yield (flow). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -6,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "flow.h"
 #include "lib/failwindow.h"
 #include "lib/limiter.h"
 
@@ -85,12 +87,32 @@ static void test_failwindow(void **state)
 	assert_int_equal(calls + failures, 0);
 }
 
+static void test_flow_high_yield(void **state)
+{
+	(void)state;
+	assert_false(flow_high_busy());
+	assert_int_equal(flow_yield_to_high(), 0); /* nothing high: a normal batch never waits */
+	flow_high_expected();                       /* a high accept was submitted */
+	assert_true(flow_high_busy());
+	flow_high_begin(); /* the high lane has it */
+	flow_high_begin(); /* and another batch */
+	flow_high_end();
+	assert_true(flow_high_busy()); /* one batch still in flight */
+	flow_high_end();
+	assert_false(flow_high_busy()); /* done: the expectation ended with it */
+	flow_high_begin();
+	int64_t waited = flow_yield_to_high(); /* high work that never ends: normal goes on after the bound */
+	flow_high_end();
+	assert_true(waited >= FLOW_YIELD_MAX_MS);
+	assert_false(flow_high_busy());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_limiter_grows_without_queueing), cmocka_unit_test(test_limiter_idle_does_not_grow),
 		cmocka_unit_test(test_limiter_shrinks_when_queueing), cmocka_unit_test(test_limiter_drops_cut_and_clamp),
-		cmocka_unit_test(test_failwindow),
+		cmocka_unit_test(test_failwindow), cmocka_unit_test(test_flow_high_yield),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,44 @@
+/* High before normal where they share the machine (see flow.h). */
+#include "flow.h"
+
+#include <stdatomic.h>
+#include <time.h>
+
+#include "lib/timeutil.h"
+#include "metrics.h"
+#include "lib/banned.h"
+
+static _Atomic int64_t expected_until_ms; /* an accepted high message may be on its way until then */
+static atomic_int active;                 /* high-lane batches being processed */
+
+void flow_high_expected(void)
+{
+	int64_t until = mono_ms() + FLOW_EXPECT_MS, cur = atomic_load(&expected_until_ms);
+	while (cur < until && !atomic_compare_exchange_weak(&expected_until_ms, &cur, until))
+		;
+}
+
+void flow_high_begin(void) { atomic_fetch_add(&active, 1); }
+
+void flow_high_end(void)
+{
+	/* What was expected has arrived (and is done): the expectation ends with it; a later accept sets it again. */
+	if (atomic_fetch_sub(&active, 1) == 1)
+		atomic_store(&expected_until_ms, 0);
+}
+
+int flow_high_busy(void) { return atomic_load(&active) > 0 || mono_ms() < atomic_load(&expected_until_ms); }
+
+int64_t flow_yield_to_high(void)
+{
+	if (!flow_high_busy())
+		return 0;
+	int64_t start = mono_ms(), now = start;
+	struct timespec ts = { 0, 1000000L };
+	while (flow_high_busy() && now - start < FLOW_YIELD_MAX_MS) {
+		nanosleep(&ts, NULL);
+		now = mono_ms();
+	}
+	metrics_inc(M_NORMAL_YIELD_MS, (uint64_t)(now - start));
+	return now - start;
+}

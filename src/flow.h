@@ -1,0 +1,34 @@
+/*
+ * High before normal where they share the machine (domain.md, priority).
+ *
+ * The lanes keep a high message from waiting behind normal ones in every
+ * queue, but on a small machine a campaign's drain also keeps every core
+ * and PostgreSQL busy, and a high message's few statements wait for CPU
+ * behind the normal batches. So normal batches yield: while a high message
+ * is expected (its accept was just submitted) or being processed (the
+ * high-lane pipeline worker has one), a normal pipeline worker or the relay
+ * waits before its next batch, at most FLOW_YIELD_MAX_MS at a time, so
+ * normal keeps its share (far above the 10% floor) however many high
+ * messages come. Process-wide: each serve yields to its own high work.
+ */
+#ifndef ORCH_FLOW_H
+#define ORCH_FLOW_H
+
+#include <stdint.h>
+
+/* The longest a normal batch waits for high work before it goes anyway. */
+#define FLOW_YIELD_MAX_MS 50
+/* How long an accepted high message is expected to take to reach the high lane. */
+#define FLOW_EXPECT_MS 100
+
+/* A high message was submitted for accept: expect high work for FLOW_EXPECT_MS. */
+void flow_high_expected(void);
+/* The high lane took a batch / finished it. */
+void flow_high_begin(void);
+void flow_high_end(void);
+/* Whether high work is in flight now. */
+int flow_high_busy(void);
+/* Before a normal batch: waits while high work is in flight, at most FLOW_YIELD_MAX_MS; returns the ms waited. */
+int64_t flow_yield_to_high(void);
+
+#endif
