@@ -12,7 +12,7 @@ failed() {
 	local id
 	id=$(sql "SELECT gen_random_uuid()")
 	sql "SELECT orch.accept_message('$id', '${2:-$A}', '+14155550100', 'ACME', 'x', 'GSM7', 1, NULL, NULL, ${3:-now() + interval '1 day'}, NULL, NULL, NULL);
-	     SELECT orch.transition('$id', 'QUEUED', 'FAILED', '$1', 'made FAILED by 19_redrive.sh', p_routing_attempt => true)" >/dev/null
+	     SELECT orch.transition('$id', 'QUEUED', 'FAILED', '$1', 'made FAILED by 20_redrive.sh', p_routing_attempt => true)" >/dev/null
 	echo "$id"
 }
 published() { sql "UPDATE orch.outbox SET first_attempt_at = coalesce(first_attempt_at, now()), published_at = now() WHERE published_at IS NULL" >/dev/null; }
@@ -81,7 +81,7 @@ is "$(sql "SELECT string_agg(status || '<-' || coalesce(previous_status, ''), ',
 	"QUEUED<-,FAILED<-QUEUED,QUEUED<-FAILED" "history: one FAILED -> QUEUED"
 err=$(psql "$ORCH_DATABASE_URL" -X -q -tA -v ON_ERROR_STOP=1 -c "SELECT orch.transition('$expired', 'FAILED', 'QUEUED')" 2>&1)
 like "$err" 'transition FAILED -> QUEUED is not allowed' "the service's role: a plain orch.transition(FAILED -> QUEUED) is refused"
-sql "SELECT orch.transition(id, 'QUEUED', 'FAILED', 'test_cleanup', 'ended by 19_redrive.sh') FROM orch.sms_messages
+sql "SELECT orch.transition(id, 'QUEUED', 'FAILED', 'test_cleanup', 'ended by 20_redrive.sh') FROM orch.sms_messages
      WHERE account_id = '$A' AND status = 'QUEUED'" >/dev/null
 published
 
@@ -135,7 +135,7 @@ wait $p1; rc1=$?
 wait $p2; rc2=$?
 is "$rc1:$rc2 $(jq -s 'map(.summary.moved) | add' "$T_TMP/i1" "$T_TMP/i2")" "0:0 200" "two redrives of the same 200 ids at once: 200 moved in all"
 is "$(jq -s '[.[].refused[] | select(.reason != "not_failed")] | length' "$T_TMP/i1" "$T_TMP/i2")" 0 "... the rest refused not_failed"
-sql "SELECT count(orch.transition(id, 'QUEUED', 'FAILED', 'test_cleanup', 'ended by 19_redrive.sh')) FROM orch.sms_messages
+sql "SELECT count(orch.transition(id, 'QUEUED', 'FAILED', 'test_cleanup', 'ended by 20_redrive.sh')) FROM orch.sms_messages
      WHERE account_id = '$B' AND status = 'QUEUED'" >/dev/null
 published
 
