@@ -217,10 +217,11 @@ AS $$
            jsonb_build_object('messageId', m.id, 'accountId', m.account_id, 'attempt', m.attempt_count)
     WHERE m.status = 'QUEUED' AND p_previous = 'RETRY_SCHEDULED'
     UNION ALL
-    -- A scheduled message released: its first request, as accept writes it for one sent at once.
+    -- A scheduled message released: its first request, as accept writes it for one sent at once;
+    -- a FAILED message redriven (orch.redrive): a new request, its retry budget fresh.
     SELECT 'sms.outbound.request' || orch.lane_suffix(m.priority), 'sms.outbound.request',
            jsonb_build_object('messageId', m.id, 'accountId', m.account_id, 'attempt', m.attempt_count)
-    WHERE m.status = 'QUEUED' AND p_previous = 'SCHEDULED'
+    WHERE m.status = 'QUEUED' AND p_previous IN ('SCHEDULED', 'FAILED')
     UNION ALL
     SELECT 'sms.outbound.deadletter', 'sms.outbound.deadletter', jsonb_build_object(
             'messageId', m.id, 'accountId', m.account_id, 'status', m.status,
@@ -267,7 +268,8 @@ $$;
 -- (domain.md), in message-id order (per message: status event first). The
 -- per-message arrays (NULL: none) are aligned with p_ids; a repeated id is
 -- moved once. Returns (id, seq) of the messages moved. p_routing_attempt
--- counts one routing attempt each. ROUTED -> FAILED/EXPIRED withdraws the
+-- counts one routing attempt each; FAILED -> QUEUED (orch.redrive() only)
+-- starts attempt_count again from 0. ROUTED -> FAILED/EXPIRED withdraws the
 -- message's pending operator row. p_stamp_operator_rows: the caller
 -- publishes the new operator rows itself right after its commit, so their
 -- first publish attempt is recorded now, durably, with them (see
@@ -293,14 +295,22 @@ DECLARE
     v_ids uuid[];
     v_seqs integer[];
     v_bad text;
+    v_via text;
 BEGIN
     IF p_expected IS NULL OR p_new IS NULL THEN
         RAISE EXCEPTION 'orch.transition: expected and new status are required' USING ERRCODE = 'OR003';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM allowed_transitions t WHERE t.from_status = p_expected AND t.to_status = p_new) THEN
+    SELECT t.only_via INTO v_via FROM allowed_transitions t WHERE t.from_status = p_expected AND t.to_status = p_new;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'transition % -> % is not allowed', p_expected, p_new
             USING ERRCODE = 'OR001',
                   HINT = 'orch.allowed_transitions lists the transitions of the state machine';
+    END IF;
+    -- (a transition that only one function makes, FAILED -> QUEUED by orch.redrive(): see the trigger below)
+    IF v_via IS NOT NULL AND current_setting('orch.transition_via', true) IS DISTINCT FROM v_via THEN
+        RAISE EXCEPTION 'transition % -> % is not allowed', p_expected, p_new
+            USING ERRCODE = 'OR001', DETAIL = format('Only %s() makes this transition.', v_via),
+                  HINT = 'orch.allowed_transitions.only_via names the function that makes it';
     END IF;
     IF coalesce(cardinality(p_ids), 0) = 0 THEN
         RETURN;
@@ -331,7 +341,9 @@ BEGIN
             status = p_new,
             seq = s.seq + 1,
             updated_at = clock_timestamp(),
-            attempt_count = s.attempt_count + CASE WHEN p_routing_attempt THEN 1 ELSE 0 END,
+            -- (FAILED -> QUEUED is a redrive: a fresh retry budget; the history keeps the old attempts)
+            attempt_count = CASE WHEN p_expected = 'FAILED' THEN 0 ELSE s.attempt_count END
+                            + CASE WHEN p_routing_attempt THEN 1 ELSE 0 END,
             next_attempt_at = CASE WHEN p_new = 'RETRY_SCHEDULED' THEN x.next_attempt_at END,
             operator_id = CASE WHEN p_new = 'ROUTED' THEN x.operator_id ELSE s.operator_id END,
             route_id = CASE WHEN p_new = 'ROUTED' THEN x.route_id ELSE s.route_id END,
@@ -423,17 +435,27 @@ END
 $$;
 
 -- Trigger: refuse a status change the state machine does not allow, even
--- one written by hand.
+-- one written by hand. A transition with only_via set (FAILED -> QUEUED:
+-- 'orch.redrive') is allowed only while the setting orch.transition_via
+-- holds that name, which only that function sets (for its own call).
 CREATE OR REPLACE FUNCTION orch.check_transition()
 RETURNS trigger LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_via text;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM allowed_transitions
-                   WHERE from_status = OLD.status AND to_status = NEW.status) THEN
+    SELECT t.only_via INTO v_via FROM allowed_transitions t
+    WHERE t.from_status = OLD.status AND t.to_status = NEW.status;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'transition % -> % is not allowed', OLD.status, NEW.status
             USING ERRCODE = 'OR001',
                   HINT = 'use orch.transition(); orch.allowed_transitions lists the state machine';
+    END IF;
+    IF v_via IS NOT NULL AND current_setting('orch.transition_via', true) IS DISTINCT FROM v_via THEN
+        RAISE EXCEPTION 'transition % -> % is not allowed', OLD.status, NEW.status
+            USING ERRCODE = 'OR001', DETAIL = format('Only %s() makes this transition.', v_via),
+                  HINT = 'orch.allowed_transitions.only_via names the function that makes it';
     END IF;
     RETURN NEW;
 END

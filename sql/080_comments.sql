@@ -11,12 +11,13 @@ COMMENT ON COLUMN orch.schema_migrations.applied_by IS 'Database role that appli
 
 COMMENT ON TABLE orch.message_states IS 'The states of a message (domain.md); terminal ones end its life in this service';
 COMMENT ON COLUMN orch.message_states.status IS 'State name as stored in sms_messages.status';
-COMMENT ON COLUMN orch.message_states.terminal IS 'True when no transition leaves this state';
+COMMENT ON COLUMN orch.message_states.terminal IS 'True when the message''s life in this service ends there: no transition leaves the state, except FAILED -> QUEUED, which only a person makes (orch.redrive)';
 COMMENT ON COLUMN orch.message_states.description IS 'What the state means';
 
 COMMENT ON TABLE orch.allowed_transitions IS 'The state machine: the only status changes the database accepts (enforced by a trigger on sms_messages)';
 COMMENT ON COLUMN orch.allowed_transitions.from_status IS 'State the message is in';
 COMMENT ON COLUMN orch.allowed_transitions.to_status IS 'State it may move to';
+COMMENT ON COLUMN orch.allowed_transitions.only_via IS 'NULL, or the only function that makes this transition (FAILED -> QUEUED: orch.redrive); anything else is refused';
 
 COMMENT ON TABLE orch.sms_messages IS 'One row per accepted outbound SMS; status changes only through orch.transition()';
 COMMENT ON COLUMN orch.sms_messages.id IS 'UUIDv7 made by the service; the public messageId';
@@ -147,7 +148,7 @@ COMMENT ON FUNCTION orch.next_step(orch.sms_messages, text) IS 'The outbox row (
 COMMENT ON FUNCTION orch.transition_many(uuid[], text, text, text[], text[], text[], text[], timestamptz[], boolean, boolean) IS 'Set-based orch.transition(): compare-and-sets every listed message still in the expected state, with seq+1, history, status event and next-step outbox rows in one statement; returns (id, seq) of those moved';
 COMMENT ON FUNCTION orch.transition(uuid, text, text, text, text, text, text, timestamptz, boolean) IS 'The only way to change a message''s status: compare-and-set on the expected state (NULL when it missed), seq+1, history, status event, next-step outbox row; ROUTED -> FAILED/EXPIRED withdraws the pending operator row (unless a relay holds it); SQLSTATE OR001 for a transition the state machine forbids';
 COMMENT ON FUNCTION orch.withdraw_operator_rows(bigint[], text) IS 'Internal: withdraws pending smpp.operator rows (locked by the caller) whose message became the given status: published_at set, never published, last_error "withdrawn: ..."; returns how many';
-COMMENT ON FUNCTION orch.check_transition() IS 'Trigger: refuses a status change that orch.allowed_transitions does not list';
+COMMENT ON FUNCTION orch.check_transition() IS 'Trigger: refuses a status change that orch.allowed_transitions does not list, and one it reserves to a function (only_via) made outside that function';
 COMMENT ON FUNCTION orch.stuck_messages(interval) IS 'Non-terminal messages unchanged (or overdue, for RETRY_SCHEDULED) for longer than the interval';
 COMMENT ON FUNCTION orch.outbox_headers(orch.sms_messages, uuid) IS 'The NATS headers (events.md) of an outbox row about a message';
 COMMENT ON FUNCTION orch.cloudevent(uuid, text, timestamptz, jsonb) IS 'A CloudEvents 1.0 structured JSON envelope';

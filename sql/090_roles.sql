@@ -26,7 +26,7 @@ GRANT USAGE ON SCHEMA orch TO orch_app, orch_readonly;
 GRANT SELECT ON ALL TABLES IN SCHEMA orch TO orch_readonly;
 GRANT EXECUTE ON FUNCTION orch.stuck_messages(interval), orch.iso_time(timestamptz),
     orch.outbox_backlog_estimate(), orch.message_json(uuid, text), orch.bulk_json(uuid, text),
-    orch.lane_suffix(text) TO orch_readonly;
+    orch.lane_suffix(text), orch.redrive_default_reasons() TO orch_readonly;
 
 -- orch_app: read everything; write only what its roles need.
 GRANT SELECT ON ALL TABLES IN SCHEMA orch TO orch_app;
@@ -64,6 +64,8 @@ GRANT EXECUTE ON FUNCTION
     orch.bulk_json(uuid, text),
     orch.lane_suffix(text),
     orch.reconcile(boolean, interval, interval, integer, bigint),
+    orch.redrive(uuid[], text[], text, timestamptz, timestamptz, integer, boolean),
+    orch.redrive_default_reasons(),
     orch.idempotency_purge(integer),
     orch.idempotency_lookup(text, text),
     orch.stuck_messages(interval),

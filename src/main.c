@@ -9,6 +9,7 @@
 #include "db.h"
 #include "migrate.h"
 #include "reconcile.h"
+#include "redrive.h"
 #include "serve.h"
 #include "version.h"
 #include "lib/log.h"
@@ -24,6 +25,7 @@ static const struct command commands[] = {
 	{ "serve", serve_main, "HTTP API, outbox relay, pipeline, retry scheduler, reconciler" },
 	{ "migrate", migrate_main, "apply migrations/ and re-apply sql/ (--status lists them)" },
 	{ "reconcile", reconcile_main, "one reconciliation pass, JSON summary on stdout (cron mode)" },
+	{ "redrive", redrive_main, "send FAILED messages again (--id, --reason, --account, --since/--until), JSON report" },
 };
 
 static void usage(FILE *out)

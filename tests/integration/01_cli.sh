@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 
 version=$(cat "$ORCH_ROOT/VERSION")
-for cmd in "" serve migrate reconcile; do
+for cmd in "" serve migrate reconcile redrive; do
 	out=$("$ORCH_BIN" $cmd --version 2>&1); rc=$?
 	is "$rc:$out" "0:sms-orchestrator $version" "${cmd:-(top)} --version prints the version"
 	out=$("$ORCH_BIN" $cmd --help 2>&1); rc=$?

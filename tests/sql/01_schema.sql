@@ -72,7 +72,7 @@ SELECT set_eq('SELECT from_status || ''->'' || to_status FROM orch.allowed_trans
           'RETRY_SCHEDULED->QUEUED', 'RETRY_SCHEDULED->FAILED', 'RETRY_SCHEDULED->EXPIRED',
           'ROUTED->SUBMITTED', 'ROUTED->FAILED', 'ROUTED->EXPIRED',
           'SCHEDULED->QUEUED', 'SCHEDULED->CANCELED', 'SCHEDULED->EXPIRED',
-          'QUEUED->CANCELED', 'RETRY_SCHEDULED->CANCELED'],
+          'QUEUED->CANCELED', 'RETRY_SCHEDULED->CANCELED', 'FAILED->QUEUED'],
     'allowed transitions are those of domain.md');
 SELECT set_eq('SELECT status FROM orch.message_states WHERE terminal',
     ARRAY['SUBMITTED', 'FAILED', 'REJECTED', 'EXPIRED', 'CANCELED'], 'terminal states');

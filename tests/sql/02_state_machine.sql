@@ -41,9 +41,9 @@ SELECT is((SELECT headers->>'Orch-Message-Id' || ' ' || (headers->>'Orch-Account
            FROM orch.outbox WHERE message_id = :'id' AND subject = 'sms.outbound.request'),
           :'id' || ' acct-1 req-' || :'id', 'outbox row: message, account and request id headers');
 
--- Every allowed transition, one fresh message each.
+-- Every allowed transition, one fresh message each (FAILED -> QUEUED, only via orch.redrive: 08_redrive.sql).
 CREATE TEMP TABLE t AS
-SELECT a.from_status, a.to_status, pg_temp.msg(a.from_status) AS id FROM orch.allowed_transitions a;
+SELECT a.from_status, a.to_status, pg_temp.msg(a.from_status) AS id FROM orch.allowed_transitions a WHERE a.only_via IS NULL;
 ALTER TABLE t ADD COLUMN seq_before int, ADD COLUMN seq_after int, ADD COLUMN outbox_before bigint;
 UPDATE t SET seq_before = m.seq, outbox_before = (SELECT count(*) FROM orch.outbox o WHERE o.message_id = t.id)
 FROM orch.sms_messages m WHERE m.id = t.id;
@@ -80,7 +80,7 @@ SELECT is((SELECT payload->'data'->>'reason' || ' ' || (payload->'data'->>'statu
           'some_error ' || t.to_status, t.from_status || ' -> ' || t.to_status || ': dead letter carries the reason')
 FROM t WHERE t.to_status IN ('FAILED', 'REJECTED', 'EXPIRED') ORDER BY t.from_status, t.to_status;
 
--- Refused transitions: a clear SQLSTATE, nothing changed.
+-- Refused transitions: a clear SQLSTATE, nothing changed (FAILED -> QUEUED: allowed only inside orch.redrive()).
 SELECT pg_temp.msg('QUEUED') AS q \gset
 SELECT pg_temp.msg('ROUTED') AS r \gset
 SELECT throws_ok(format('SELECT orch.transition(%L, %L, %L)', :'q', f, t), 'OR001', format('transition %s -> %s is not allowed', f, t),

@@ -37,7 +37,7 @@ SELECT throws_ok($$UPDATE orch.outbox SET subject = 'x'$$, '42501', NULL, 'app: 
 SELECT throws_ok($$INSERT INTO orch.destination_blocklist (prefix, reason) VALUES ('+1', 'x')$$, '42501', NULL,
                  'app: cannot edit the blocklist (DBA-owned)');
 SELECT throws_ok($$UPDATE orch.account_policy SET suspended = true$$, '42501', NULL, 'app: cannot edit account policy');
-SELECT throws_ok($$INSERT INTO orch.allowed_transitions VALUES ('FAILED', 'QUEUED')$$, '42501', NULL,
+SELECT throws_ok($$INSERT INTO orch.allowed_transitions VALUES ('FAILED', 'ROUTED')$$, '42501', NULL,
                  'app: cannot change the state machine');
 SELECT throws_ok($$CREATE TABLE orch.x (a int)$$, '42501', NULL, 'app: cannot create objects in orch');
 SELECT throws_ok($$SELECT orch.enqueue('x', 'x', NULL::orch.sms_messages, '{}')$$, '42501', NULL,
