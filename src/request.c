@@ -194,8 +194,8 @@ static void check_body(struct sms_item *it, json_object *obj, enum sms_encoding_
 	char detail[120];
 	enum seg_result r = sms_segments(s, len, req, &info, detail, sizeof(detail));
 	if (r == SEG_EMPTY && it->replaced) {
-		add_error(it, "body", codes[r], "body is empty once smart encoding removed its %u zero-width characters",
-			  it->replaced);
+		add_error(it, "body", codes[r], "body is empty once smart encoding removed its %u zero-width character%s",
+			  it->replaced, it->replaced == 1 ? "" : "s");
 	} else if (r != SEG_OK) {
 		add_error(it, "body", codes[r], "%s%s", detail,
 			  r == SEG_NOT_GSM7 && it->replaced ? " (index in the text after smart encoding)" : "");
