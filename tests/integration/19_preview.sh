@@ -107,6 +107,17 @@ EOF
 compare_pairs
 ok "... and the pairs were compared (${#PAIRS[@]})" test ${#PAIRS[@]} -ge 130
 
+# The table's generator refuses a data file that breaks its rules, naming the line (data/smart_encoding.txt)
+gen() { printf "$1" >"$T_TMP/table.txt"; sh "$ORCH_ROOT/scripts/gen_smart_encoding.sh" "$T_TMP/table.txt" 2>&1 >"$T_TMP/table.c"; }
+is "$(gen 'U+2018 U+0027 # a\nU+2018 U+0022 # b\n'; echo "rc=$? out=$(wc -c <"$T_TMP/table.c")")" \
+	"$ORCH_ROOT/scripts/gen_smart_encoding.sh: $T_TMP/table.txt:2: U+2018 is given twice (first on line 1)"$'\n'"rc=1 out=0" \
+	"generator: a code point twice is refused, nothing written"
+like "$(gen 'U+0041 U+0042 # ascii\n')" ':1: U\+0041 is ASCII' "generator: an ASCII source is refused"
+like "$(gen 'U+2018 U+00E9 # not ascii\n')" ':1: replacement U\+00E9 is not printable ASCII' "generator: a replacement outside ASCII is refused"
+like "$(gen 'U+FF01..U+FF03 U+0021..U+0022 # uneven\n')" ':1: ranges .* differ in length' "generator: ranges of different lengths are refused"
+like "$(gen 'U+2018 U+0027\n')" ':1: no comment' "generator: a line without its comment is refused"
+ok "generator: the repository's table generates" sh "$ORCH_ROOT/scripts/gen_smart_encoding.sh" "$ORCH_ROOT/data/smart_encoding.txt"
+
 # smartEncoding on send: the stored body is the replaced one
 send $A '{"to":"+14155550100","from":"ACME","body":"“Hi” — it’s…","smartEncoding":true}'
 is "$STATUS" 202 "send with smartEncoding: 202"
