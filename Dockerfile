@@ -19,7 +19,7 @@ WORKDIR /src
 # Exactly what the build reads: the Makefile, the version, the generators, the
 # sources, the proto, the SQL (embedded into the binary) and the data tables.
 COPY Makefile VERSION ./
-COPY scripts/embed_sql.sh scripts/gen_country_codes.sh scripts/
+COPY scripts/embed_sql.sh scripts/gen_country_codes.sh scripts/gen_smart_encoding.sh scripts/
 COPY src/ src/
 COPY proto/ proto/
 COPY migrations/ migrations/

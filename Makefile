@@ -34,7 +34,7 @@ LDLIBS = $(PKG_LIBS) -pthread -lm
 SRCS := $(wildcard src/*.c src/lib/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
 PROTO_GEN := $(GEN)/ghasi/routing/v1/routing.pb-c.c
-GEN_SRCS := $(GEN)/embedded_sql.c $(GEN)/country_codes.c $(PROTO_GEN)
+GEN_SRCS := $(GEN)/embedded_sql.c $(GEN)/country_codes.c $(GEN)/smart_encoding_table.c $(PROTO_GEN)
 OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(patsubst $(GEN)/%.c,$(BUILD)/gen/%.o,$(GEN_SRCS))
 LIBORCH := $(BUILD)/liborch.a
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -69,6 +69,10 @@ $(GEN)/embedded_sql.c: scripts/embed_sql.sh $(wildcard migrations/*.sql sql/*.sq
 $(GEN)/country_codes.c: scripts/gen_country_codes.sh data/country_calling_codes.txt
 	@mkdir -p $(GEN)
 	sh scripts/gen_country_codes.sh data/country_calling_codes.txt > $@.tmp && mv $@.tmp $@
+
+$(GEN)/smart_encoding_table.c: scripts/gen_smart_encoding.sh data/smart_encoding.txt
+	@mkdir -p $(GEN)
+	sh scripts/gen_smart_encoding.sh data/smart_encoding.txt > $@.tmp && mv $@.tmp $@
 
 # protoc-c makes the protobuf (de)serializers; the gRPC calls are made by name (stack-notes trap 9).
 $(PROTO_GEN): proto/ghasi/routing/v1/routing.proto

@@ -159,6 +159,7 @@ static void metrics_endpoint(struct http_request *req, struct http_response *res
 static const struct http_route routes[] = {
 	{ "POST /v1/sms/send", "POST", "/v1/sms/send", false, SEND_LIMIT, api_send },
 	{ "POST /v1/sms/bulk", "POST", "/v1/sms/bulk", false, BULK_LIMIT, api_bulk },
+	{ "POST /v1/sms/preview", "POST", "/v1/sms/preview", false, SEND_LIMIT, api_preview },
 	/* Patterns: the first that has the path wins, so /v1/sms/bulk/... before /v1/sms/{id}/... */
 	{ "GET /v1/sms/bulk/{bulkId}", "GET", "/v1/sms/bulk/*", true, 0, api_bulk_get },
 	{ "POST /v1/sms/bulk/{bulkId}/cancel", "POST", "/v1/sms/bulk/*/cancel", true, CANCEL_LIMIT, api_bulk_cancel },

@@ -38,6 +38,7 @@ void api_retry_after(struct http_response *resp, int seconds);
 
 void api_send(struct http_request *req, struct http_response *resp, void *ctx);
 void api_bulk(struct http_request *req, struct http_response *resp, void *ctx);
+void api_preview(struct http_request *req, struct http_response *resp, void *ctx);
 void api_get(struct http_request *req, struct http_response *resp, void *ctx);
 void api_cancel(struct http_request *req, struct http_response *resp, void *ctx);
 void api_bulk_get(struct http_request *req, struct http_response *resp, void *ctx);

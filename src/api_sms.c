@@ -1,5 +1,5 @@
 /*
- * POST /v1/sms/send, POST /v1/sms/bulk, GET /v1/sms/{id}.
+ * POST /v1/sms/send, POST /v1/sms/bulk, POST /v1/sms/preview, GET /v1/sms/{id}.
  *
  * The accept path, for one request:
  *   guards (503 draining, 401, 413, 415) -> Idempotency-Key syntax (400)
@@ -9,6 +9,10 @@
  *   -> on commit: 202 (and the answer stored in Redis for replays);
  *      key already in PostgreSQL: replay or 422; database down: 503.
  * A 4xx is never remembered, so a client can fix its request and retry with the same key.
+ *
+ * Preview takes the same guards and the same parse as send (so the same
+ * 400s and the same counts), then answers 200 at once: no Idempotency-Key,
+ * no load shedding, no database, Redis or NATS.
  */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -24,6 +28,7 @@
 #include "lib/uuid.h"
 #include "lib/xmalloc.h"
 #include "metrics.h"
+#include "preview.h"
 #include "scheduler.h"
 #include "lib/banned.h"
 
@@ -109,6 +114,8 @@ static void send_body(struct buf *b, const struct accept_msg *m, const char *cre
 	add_json_field(b, "to", it->to);
 	add_json_field(b, "from", it->from);
 	buf_addf(b, ",\"encoding\":\"%s\",\"segments\":%u", sms_encoding_name(it->encoding), it->segments);
+	if (it->smart)
+		buf_addf(b, ",\"replacedCharacters\":%u", it->replaced);
 	add_json_field(b, "clientReference", it->client_reference);
 	buf_addf(b, ",\"priority\":\"%s\"", it->high ? "high" : "normal");
 	if (m->send_at[0])
@@ -137,6 +144,8 @@ static void bulk_results(struct buf *b, const struct pending *p)
 				 it->high ? "high" : "normal");
 			if (msg->send_at[0])
 				buf_addf(b, ",\"sendAt\":\"%s\"", msg->send_at);
+			if (it->smart)
+				buf_addf(b, ",\"replacedCharacters\":%u", it->replaced);
 			buf_addc(b, '}');
 		}
 	}
@@ -428,6 +437,23 @@ static bool replay_stale(struct api *api, struct http_request *req, struct http_
 	return answered;
 }
 
+/* The 400 of a send or preview body that request_parse_send refused (rc -1: not JSON, detail; 1: field errors). */
+static void answer_invalid(struct http_request *req, struct http_response *resp, int rc, const struct sms_item *item,
+			   const char *detail)
+{
+	struct buf errors;
+	char d[160];
+	buf_init(&errors);
+	snprintf(d, sizeof(d), "%s", detail);
+	if (rc > 0) {
+		item_errors_json(item, &errors);
+		snprintf(d, sizeof(d), "%d field%s not valid", item->nerrors, item->nerrors == 1 ? " is" : "s are");
+	}
+	http_problem(resp, req, 400, rc > 0 ? "validation" : "malformed-json",
+		     rc > 0 ? "Request is not valid" : "Request body is not valid JSON", d, rc > 0 ? errors.data : NULL);
+	buf_release(&errors);
+}
+
 void api_send(struct http_request *req, struct http_response *resp, void *ctx)
 {
 	struct api *api = ctx;
@@ -443,17 +469,7 @@ void api_send(struct http_request *req, struct http_response *resp, void *ctx)
 	if (rc == 1 && replay_stale(api, req, resp, account, key, item, 1, true))
 		return;
 	if (rc != 0) {
-		struct buf errors;
-		buf_init(&errors);
-		if (rc > 0) {
-			item_errors_json(item, &errors);
-			snprintf(detail, sizeof(detail), "%d field%s not valid", item->nerrors,
-				 item->nerrors == 1 ? " is" : "s are");
-		}
-		http_problem(resp, req, 400, rc > 0 ? "validation" : "malformed-json",
-			     rc > 0 ? "Request is not valid" : "Request body is not valid JSON", detail,
-			     rc > 0 ? errors.data : NULL);
-		buf_release(&errors);
+		answer_invalid(req, resp, rc, item, detail);
 		items_free(item, 1);
 		return;
 	}
@@ -473,6 +489,35 @@ void api_send(struct http_request *req, struct http_response *resp, void *ctx)
 	send_body(&p->body, &p->job.msgs[0], p->job.created_at);
 	p->job.response_body = p->body.data;
 	submit(p, resp);
+}
+
+/*
+ * POST /v1/sms/preview: the guards of send (503 draining, 401, 413, 415),
+ * the parse of send (400), then 200 with what send would make of the body.
+ * The Idempotency-Key header is ignored (nothing is stored, so nothing is
+ * replayed), and nothing here needs PostgreSQL, Redis or NATS.
+ */
+void api_preview(struct http_request *req, struct http_response *resp, void *ctx)
+{
+	struct api *api = ctx;
+	char account[ACCOUNT_MAX];
+	if (!api_v1_guard(api, req, resp, account) || !api_post_guard(req, resp))
+		return;
+	size_t len;
+	const char *json = http_body(req, &len);
+	struct sms_item item;
+	char detail[160];
+	int rc = request_parse_send(json, len, &api->limits, &item, detail, sizeof(detail));
+	if (rc != 0) {
+		answer_invalid(req, resp, rc, &item, detail);
+	} else {
+		struct buf b;
+		buf_init(&b);
+		preview_json(&item, &b);
+		http_json(resp, 200, b.data);
+		buf_release(&b);
+	}
+	item_release(&item);
 }
 
 /* An invalid bulk item enters the fingerprint by its error codes (its fields may not normalize). */

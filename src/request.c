@@ -19,6 +19,7 @@
 
 #include "lib/sha256.h"
 #include "lib/xmalloc.h"
+#include "smart_encoding.h"
 #include "lib/timeutil.h"
 #include "lib/banned.h"
 
@@ -150,6 +151,24 @@ static enum sms_encoding_req check_encoding(struct sms_item *it, json_object *ob
 	return SMS_ENC_AUTO;
 }
 
+/* smartEncoding: true, false, or absent (null) for false. */
+static void check_smart(struct sms_item *it, json_object *obj)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(obj, "smartEncoding", &v) || json_object_is_type(v, json_type_null))
+		return;
+	if (!json_object_is_type(v, json_type_boolean)) {
+		add_error(it, "smartEncoding", "invalid_type", "smartEncoding must be true or false");
+		return;
+	}
+	it->smart = json_object_get_boolean(v);
+}
+
+/*
+ * The body rules. With smart encoding, the text the rules and the segment
+ * count apply to is the replaced one, but only once it is text at all: an
+ * empty body, invalid UTF-8 or a NUL is reported on the body as sent.
+ */
 static void check_body(struct sms_item *it, json_object *obj, enum sms_encoding_req req, int64_t max_segments)
 {
 	static const char *const codes[] = {
@@ -164,22 +183,36 @@ static void check_body(struct sms_item *it, json_object *obj, enum sms_encoding_
 		add_error(it, "body", "missing_field", "body is required");
 		return;
 	}
+	struct buf replaced;
+	buf_init(&replaced);
+	if (it->smart && len > 0 && utf8_valid(s, len) && !memchr(s, '\0', len)) {
+		it->replaced = (unsigned)smart_encode(s, len, &replaced);
+		s = replaced.data;
+		len = replaced.len;
+	}
 	struct seg_info info;
 	char detail[120];
 	enum seg_result r = sms_segments(s, len, req, &info, detail, sizeof(detail));
-	if (r != SEG_OK) {
-		add_error(it, "body", codes[r], "%s", detail);
-		return;
+	if (r == SEG_EMPTY && it->replaced) {
+		add_error(it, "body", codes[r], "body is empty once smart encoding removed its %u zero-width character%s",
+			  it->replaced, it->replaced == 1 ? "" : "s");
+	} else if (r != SEG_OK) {
+		add_error(it, "body", codes[r], "%s%s", detail,
+			  r == SEG_NOT_GSM7 && it->replaced ? " (index in the text after smart encoding)" : "");
+	} else if (info.segments > (unsigned)max_segments) {
+		add_error(it, "body", "too_many_segments", "the body takes %u %s segments; at most %lld are allowed%s",
+			  info.segments, sms_encoding_name(info.encoding), (long long)max_segments,
+			  it->replaced ? " (after smart encoding)" : "");
+	} else {
+		it->body = xstrndup(s, len);
+		it->body_len = len;
+		it->encoding = info.encoding;
+		it->segments = info.segments;
+		it->units = info.units;
+		it->per_segment = info.per_segment;
+		it->remaining = info.remaining;
 	}
-	if (info.segments > (unsigned)max_segments) {
-		add_error(it, "body", "too_many_segments", "the body takes %u %s segments; at most %lld are allowed",
-			  info.segments, sms_encoding_name(info.encoding), (long long)max_segments);
-		return;
-	}
-	it->body = xstrndup(s, len);
-	it->body_len = len;
-	it->encoding = info.encoding;
-	it->segments = info.segments;
+	buf_release(&replaced);
 }
 
 static void check_client_reference(struct sms_item *it, json_object *obj)
@@ -282,7 +315,7 @@ static void check_send_at(struct sms_item *it, json_object *obj, int64_t now_ms)
 static void check_unknown(struct sms_item *it, json_object *obj)
 {
 	static const char *const known[] = { "to", "from", "body", "encoding", "clientReference", "validityPeriod",
-					     "callbackUrl", "priority", "sendAt" };
+					     "callbackUrl", "priority", "sendAt", "smartEncoding" };
 	json_object_object_foreach(obj, key, val) {
 		(void)val;
 		bool ok = false;
@@ -310,6 +343,7 @@ static void validate_item(json_object *obj, const struct request_limits *lim, st
 	check_to(it, obj);
 	check_from(it, obj);
 	enum sms_encoding_req req = check_encoding(it, obj);
+	check_smart(it, obj);
 	check_body(it, obj, req, lim->max_segments);
 	check_client_reference(it, obj);
 	check_validity(it, obj);
@@ -621,6 +655,9 @@ void item_fingerprint(struct sha256 *s, const struct sms_item *it)
 		int n = snprintf(at, sizeof(at), "sendAt:%lld", (long long)it->send_at_ms);
 		fp_field(s, at, (size_t)n);
 	}
+	/* Added with smartEncoding (the body above is the replaced one); without it, as before. */
+	if (it->smart)
+		fp_field(s, "smartEncoding:true", 18);
 }
 
 void field_error_json(const struct field_error *e, struct buf *out)

@@ -1,9 +1,11 @@
 /*
- * The request bodies of POST /v1/sms/send and /v1/sms/bulk: strict JSON
- * parsing and every field rule of api.md, each failure with its own code.
- * The result is a normalized item (E.164 destination, resolved encoding,
- * segment count, defaults applied) and its contribution to the request's
- * idempotency fingerprint.
+ * The request bodies of POST /v1/sms/send, /v1/sms/bulk and
+ * /v1/sms/preview: strict JSON parsing and every field rule of api.md, each
+ * failure with its own code. The result is a normalized item (E.164
+ * destination, the body after smart encoding when asked for, resolved
+ * encoding, segment count, defaults applied) and its contribution to the
+ * request's idempotency fingerprint. Send and preview parse with the same
+ * function, so a preview counts exactly what a send would.
  *
  * Error codes in errors[] (field, code):
  *   missing_field, invalid_type, unknown_field,
@@ -45,10 +47,15 @@ struct field_error {
 struct sms_item {
 	char to[E164_OUT_SIZE];
 	char *from;             /* owned; normalized */
-	char *body;             /* owned; may hold no NUL (validated) */
+	char *body;             /* owned; may hold no NUL (validated); after smart encoding when smart */
 	size_t body_len;
 	enum sms_encoding encoding;
 	unsigned segments;
+	unsigned units;         /* septets (GSM7) or UTF-16 units (UCS2) of body (seg_info) */
+	unsigned per_segment;   /* seg_info.per_segment */
+	unsigned remaining;     /* seg_info.remaining */
+	bool smart;             /* smartEncoding: true was asked for */
+	unsigned replaced;      /* characters smart encoding replaced or removed (0 unless smart) */
 	char *client_reference; /* owned; NULL when absent */
 	char *callback_url;     /* owned; NULL when absent */
 	int64_t validity_s;

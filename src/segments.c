@@ -103,8 +103,19 @@ static size_t packer_segments(const struct packer *p, size_t single)
 	return p->total <= single ? 1 : p->parts;
 }
 
-/* Septets c costs in GSM 7-bit: 1, 2 (extension table) or 0 (not there). */
-static unsigned gsm7_septets(uint32_t c)
+/* Units one segment holds, and what is still free in the last one (segments.h). */
+static void packer_room(const struct packer *p, size_t single, unsigned *per_segment, unsigned *remaining)
+{
+	if (p->total <= single) {
+		*per_segment = (unsigned)single;
+		*remaining = (unsigned)(single - p->total);
+	} else {
+		*per_segment = (unsigned)p->size;
+		*remaining = (unsigned)(p->size - p->fill);
+	}
+}
+
+unsigned sms_gsm7_septets(uint32_t c)
 {
 	/* Fast path: letters, digits and space are at their ASCII codes. */
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -165,6 +176,11 @@ static int utf8_next(const unsigned char *s, size_t len, size_t *pos, uint32_t *
 	return 0;
 }
 
+int utf8_decode(const char *s, size_t len, size_t *pos, uint32_t *c)
+{
+	return utf8_next((const unsigned char *)s, len, pos, c);
+}
+
 bool utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -185,7 +201,7 @@ static void scan_char(struct scan *sc, uint32_t c)
 	}
 	packer_add(&sc->ucs2, c > 0xFFFF ? 2 : 1);
 	if (sc->all_gsm7) {
-		unsigned septets = gsm7_septets(c);
+		unsigned septets = sms_gsm7_septets(c);
 		if (septets) {
 			packer_add(&sc->gsm7, septets);
 		} else {
@@ -241,10 +257,12 @@ static void fill_info(const struct scan *sc, enum sms_encoding_req req, struct s
 		out->encoding = SMS_GSM7;
 		out->units = clamp_uint(sc->gsm7.total);
 		out->segments = clamp_uint(packer_segments(&sc->gsm7, GSM7_SINGLE));
+		packer_room(&sc->gsm7, GSM7_SINGLE, &out->per_segment, &out->remaining);
 	} else {
 		out->encoding = SMS_UCS2;
 		out->units = clamp_uint(sc->ucs2.total);
 		out->segments = clamp_uint(packer_segments(&sc->ucs2, UCS2_SINGLE));
+		packer_room(&sc->ucs2, UCS2_SINGLE, &out->per_segment, &out->remaining);
 	}
 }
 

@@ -1,6 +1,7 @@
 /*
- * SMS body checks and segment counting (3GPP TS 23.038), used by the send
- * and bulk handlers on every `body`. It says whether a body is acceptable
+ * SMS body checks and segment counting (3GPP TS 23.038), used by the send,
+ * bulk and preview handlers on every `body` (after smart encoding, when the
+ * request asks for it: smart_encoding.h). It says whether a body is acceptable
  * text (strict UTF-8, not empty, no NUL), which encoding it goes out in
  * (GSM 7-bit default alphabet or UCS-2) and how many segments, i.e. billed
  * SMS, it takes. Comparing that count with ORCH_MAX_SEGMENTS is the
@@ -11,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* What the client asked for in `encoding`. */
 enum sms_encoding_req { SMS_ENC_AUTO = 0, SMS_ENC_GSM7, SMS_ENC_UCS2 };
@@ -28,8 +30,19 @@ enum seg_result {
 
 struct seg_info {
 	enum sms_encoding encoding;
-	unsigned units;    /* septets (GSM7) or UTF-16 code units (UCS2) */
-	unsigned segments; /* 1 or more */
+	unsigned units;       /* septets (GSM7) or UTF-16 code units (UCS2) */
+	unsigned segments;    /* 1 or more */
+	unsigned per_segment; /* units one segment holds: 160 or 70 alone, 153 or 67 per part of more */
+	/*
+	 * Units still free in the last segment: per_segment - units for one
+	 * segment, per_segment - (units in the last part) for more. Exactly
+	 * that many more one-unit characters fit without another segment; an
+	 * extension-table character or a surrogate pair needs 2. For more than
+	 * one segment, segments * per_segment - units - remaining is the room
+	 * left empty at the end of earlier parts by pairs that are never split
+	 * (0 to segments - 1).
+	 */
+	unsigned remaining;
 };
 
 /*
@@ -39,6 +52,16 @@ struct seg_info {
  * NUL-terminated; it may be NULL when len is 0.
  */
 bool utf8_valid(const char *s, size_t len);
+
+/*
+ * Decodes the character at s[*pos] (strict UTF-8, as utf8_valid) into *c
+ * and moves *pos past it. -1, *pos unchanged, when the bytes there are not
+ * a valid character. s is borrowed; *pos < len.
+ */
+int utf8_decode(const char *s, size_t len, size_t *pos, uint32_t *c) __attribute__((warn_unused_result));
+
+/* Septets the character c costs in GSM 7-bit: 1 (default alphabet), 2 (extension table) or 0 (not in GSM 03.38). */
+unsigned sms_gsm7_septets(uint32_t c);
 
 /*
  * Validates utf8[0..len) (borrowed, need not be NUL-terminated) and counts

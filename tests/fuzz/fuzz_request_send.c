@@ -3,7 +3,9 @@
  * the raw body). Properties: the result code and detail are well formed; a
  * valid item is normalized (util.c); re-serialized with json-c and parsed
  * again it gives the same item and fingerprint; and the same body as the
- * only message of a bulk request gives the same item, errors included.
+ * only message of a bulk request gives the same item, errors included; the
+ * preview answer of a valid item (preview_json) is strict JSON that agrees
+ * with it.
  */
 #include <string.h>
 
@@ -52,8 +54,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK((rc == 0) == (it.nerrors == 0), "rc %d with %d errors", rc, it.nerrors);
 	fuzz_check_item(&it, &LIMITS);
-	if (rc == 0)
+	if (rc == 0) {
 		fuzz_check_roundtrip(&it, &LIMITS);
+		fuzz_check_preview(&it);
+	}
 	check_as_bulk(data, size, &it);
 	item_release(&it);
 	return 0;

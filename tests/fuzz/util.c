@@ -7,8 +7,11 @@
 
 #include "e164.h"
 #include "lib/sha256.h"
+#include "lib/timeutil.h"
 #include "lib/xmalloc.h"
+#include "preview.h"
 #include "segments.h"
+#include "smart_encoding.h"
 #include "lib/banned.h"
 
 char *fuzz_cstr(const uint8_t *data, size_t size) { return xstrndup((const char *)data, size); }
@@ -106,9 +109,19 @@ static void check_valid_item(const struct sms_item *it, const struct request_lim
 	enum sms_encoding_req req = it->encoding == SMS_GSM7 ? SMS_ENC_GSM7 : SMS_ENC_UCS2;
 	FUZZ_CHECK(it->encoding == SMS_GSM7 || it->encoding == SMS_UCS2, "encoding %d", (int)it->encoding);
 	FUZZ_CHECK(sms_segments(it->body, it->body_len, req, &info, NULL, 0) == SEG_OK &&
-			   info.encoding == it->encoding && info.segments == it->segments,
+			   info.encoding == it->encoding && info.segments == it->segments && info.units == it->units &&
+			   info.per_segment == it->per_segment && info.remaining == it->remaining,
 		   "body recounted in %s gives %u segments, the item says %u", sms_encoding_name(it->encoding),
 		   info.segments, it->segments);
+	/* smart encoding: what is stored has nothing left to replace */
+	if (it->smart) {
+		struct buf again;
+		buf_init(&again);
+		FUZZ_CHECK(smart_encode(it->body, it->body_len, &again) == 0, "a smart-encoded body has more to replace");
+		buf_release(&again);
+	} else {
+		FUZZ_CHECK(it->replaced == 0, "%u replaced without smartEncoding", it->replaced);
+	}
 	FUZZ_CHECK(it->segments >= 1 && (int64_t)it->segments <= lim->max_segments, "segments %u over %lld",
 		   it->segments, (long long)lim->max_segments);
 
@@ -176,6 +189,16 @@ char *fuzz_item_json(const struct sms_item *it, size_t *len)
 	json_object_object_add(o, "validityPeriod", json_object_new_int64(it->validity_s));
 	if (it->callback_url)
 		json_object_object_add(o, "callbackUrl", json_object_new_string(it->callback_url));
+	if (it->high)
+		json_object_object_add(o, "priority", json_object_new_string("high"));
+	if (it->send_at_ms) {
+		char at[40];
+		rfc3339_ms(it->send_at_ms, at, sizeof(at));
+		json_object_object_add(o, "sendAt", json_object_new_string(at));
+	}
+	/* the body is already replaced: smart encoding again replaces nothing, and the fingerprint keeps the flag */
+	if (it->smart)
+		json_object_object_add(o, "smartEncoding", json_object_new_boolean(1));
 	size_t n;
 	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
 	char *out = xmalloc(n + 1);
@@ -183,6 +206,49 @@ char *fuzz_item_json(const struct sms_item *it, size_t *len)
 	json_object_put(o);
 	*len = n;
 	return out;
+}
+
+/* The preview answer of a valid item: strict JSON in UTF-8 whose members say what the item holds. */
+void fuzz_check_preview(const struct sms_item *it)
+{
+	struct buf b;
+	buf_init(&b);
+	preview_json(it, &b);
+	json_tokener *tok = json_tokener_new();
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	json_object *o = json_tokener_parse_ex(tok, b.data, (int)b.len), *v;
+	FUZZ_CHECK(o && json_tokener_get_parse_end(tok) == b.len && json_object_is_type(o, json_type_object),
+		   "the preview is not one JSON object: %s", b.data);
+	json_tokener_free(tok);
+	FUZZ_CHECK(json_object_object_get_ex(o, "body", &v) && (size_t)json_object_get_string_len(v) == it->body_len &&
+			   !memcmp(json_object_get_string(v), it->body, it->body_len),
+		   "the preview body is not the item's");
+	FUZZ_CHECK(json_object_object_get_ex(o, "segments", &v) && json_object_get_int64(v) == it->segments &&
+			   json_object_object_get_ex(o, "charactersRemaining", &v) &&
+			   json_object_get_int64(v) == it->remaining,
+		   "the preview counts differ from the item's");
+	FUZZ_CHECK(json_object_object_get_ex(o, "replacedCharacters", NULL) == it->smart,
+		   "replacedCharacters without smartEncoding, or missing with it");
+	FUZZ_CHECK(json_object_object_get_ex(o, "nonGsmCharacters", &v) && json_object_is_type(v, json_type_array),
+		   "no nonGsmCharacters array");
+	size_t n = json_object_array_length(v);
+	FUZZ_CHECK(it->encoding == SMS_UCS2 || n == 0, "a GSM7 message with %zu non-GSM characters", n);
+	for (size_t i = 0; i < n; i++) {
+		const char *c = json_object_get_string(json_object_array_get_idx(v, i));
+		size_t clen = strlen(c), pos = 0;
+		uint32_t cp;
+		FUZZ_CHECK(utf8_decode(c, clen, &pos, &cp) == 0 && pos == clen && !sms_gsm7_septets(cp),
+			   "nonGsmCharacters[%zu] is not one character outside GSM 03.38", i);
+		bool found = false;
+		for (size_t at = 0; at + clen <= it->body_len && !found; at++)
+			found = !memcmp(it->body + at, c, clen);
+		FUZZ_CHECK(found, "nonGsmCharacters[%zu] is not in the body", i);
+		for (size_t k = 0; k < i; k++)
+			FUZZ_CHECK(strcmp(c, json_object_get_string(json_object_array_get_idx(v, k))),
+				   "nonGsmCharacters lists %s twice", c);
+	}
+	json_object_put(o);
+	buf_release(&b);
 }
 
 static void fingerprint(const struct sms_item *it, unsigned char d[SHA256_DIGEST_LEN])
@@ -210,8 +276,12 @@ void fuzz_check_same_item(const struct sms_item *a, const struct sms_item *b, co
 	FUZZ_CHECK(!strcmp(a->to, b->to) && same_str(a->from, b->from), "%s: to/from %s %s, then %s %s", what, a->to,
 		   a->from, b->to, b->from);
 	FUZZ_CHECK(a->body_len == b->body_len && !memcmp(a->body, b->body, a->body_len), "%s: body differs", what);
-	FUZZ_CHECK(a->encoding == b->encoding && a->segments == b->segments, "%s: %s/%u, then %s/%u", what,
-		   sms_encoding_name(a->encoding), a->segments, sms_encoding_name(b->encoding), b->segments);
+	FUZZ_CHECK(a->encoding == b->encoding && a->segments == b->segments && a->units == b->units &&
+			   a->remaining == b->remaining && a->per_segment == b->per_segment,
+		   "%s: %s/%u, then %s/%u", what, sms_encoding_name(a->encoding), a->segments,
+		   sms_encoding_name(b->encoding), b->segments);
+	FUZZ_CHECK(a->smart == b->smart && a->high == b->high && a->send_at_ms == b->send_at_ms,
+		   "%s: smartEncoding, priority or sendAt differ", what);
 	FUZZ_CHECK(same_str(a->client_reference, b->client_reference) && same_str(a->callback_url, b->callback_url) &&
 			   a->validity_s == b->validity_s,
 		   "%s: clientReference, callbackUrl or validityPeriod differ", what);

@@ -55,6 +55,9 @@ char *fuzz_item_json(const struct sms_item *it, size_t *len);
 /* Aborts unless the two items are equal, field by field and by fingerprint. */
 void fuzz_check_same_item(const struct sms_item *a, const struct sms_item *b, const char *what);
 
+/* The preview answer of a valid item (preview_json) is strict JSON that agrees with the item. */
+void fuzz_check_preview(const struct sms_item *it);
+
 /* Re-serializes a valid item (fuzz_item_json), parses it as a send body and checks it comes back equal. */
 void fuzz_check_roundtrip(const struct sms_item *it, const struct request_limits *lim);
 

@@ -24,6 +24,9 @@ static void test_routes(void **state)
 		{ "POST", "/v1/sms/send", "POST /v1/sms/send", true },
 		{ "GET", "/v1/sms/send", "POST /v1/sms/send", false }, /* 405, not a message id */
 		{ "POST", "/v1/sms/bulk", "POST /v1/sms/bulk", true },
+		{ "POST", "/v1/sms/preview", "POST /v1/sms/preview", true },
+		{ "GET", "/v1/sms/preview", "POST /v1/sms/preview", false }, /* 405, not a message id */
+		{ "POST", "/v1/sms/preview/x", NULL, false },
 		{ "GET", "/v1/sms/5b7c9a4e-1d2f-4b8a-9c3e-7f6a5d4c3b2a", "GET /v1/sms/{id}", true },
 		{ "DELETE", "/v1/sms/5b7c9a4e-1d2f-4b8a-9c3e-7f6a5d4c3b2a", "GET /v1/sms/{id}", false },
 		{ "GET", "/v1/sms/not-a-uuid", "GET /v1/sms/{id}", true }, /* the handler answers 400 */

@@ -341,6 +341,21 @@ static const struct send_case send_cases[] = {
 	  .errors = { E("sendAt", "invalid_type", NULL) } },
 	{ .name = "sendAt null is now", .json = SEND_BODY("\"sendAt\":null"), .rc = 0 },
 
+	/* smartEncoding (the replacements themselves: test_smart_encoding.c) */
+	{ .name = "smartEncoding true replaces in the stored body",
+	  .json = SEND("\"body\":\"\\u201cHi\\u201d\",\"smartEncoding\":true"), .rc = 0, .body = "\"Hi\"",
+	  .encoding = SMS_GSM7, .segments = 1 },
+	{ .name = "smartEncoding false keeps the body", .json = SEND("\"body\":\"\\u201cHi\\u201d\",\"smartEncoding\":false"),
+	  .rc = 0, .body = "\xE2\x80\x9CHi\xE2\x80\x9D", .encoding = SMS_UCS2, .segments = 1 },
+	{ .name = "smartEncoding a string is refused", .json = SEND_BODY("\"smartEncoding\":\"true\""), .rc = 1,
+	  .errors = { E("smartEncoding", "invalid_type", "smartEncoding must be true or false") } },
+	{ .name = "smartEncoding a number is refused", .json = SEND_BODY("\"smartEncoding\":1"), .rc = 1,
+	  .errors = { E("smartEncoding", "invalid_type", NULL) } },
+	{ .name = "smartEncoding an array is refused", .json = SEND_BODY("\"smartEncoding\":[true]"), .rc = 1,
+	  .errors = { E("smartEncoding", "invalid_type", NULL) } },
+	{ .name = "smartEncoding misspelled is an unknown field", .json = SEND_BODY("\"smartencoding\":true"), .rc = 1,
+	  .errors = { E("smartencoding", "unknown_field", NULL) } },
+
 	/* callbackUrl */
 	{ .name = "callbackUrl https", .json = SEND_BODY("\"callbackUrl\":\"https://example.com/cb?x=1\""), .rc = 0,
 	  .callback = "https://example.com/cb?x=1" },
@@ -674,6 +689,16 @@ static const struct fp_case fp_cases[] = {
 	  SEND("\"body\":\"Hi\",\"sendAt\":\"2026-11-24T11:00:01Z\""), false },
 	{ "fingerprint different callbackUrl", SEND("\"body\":\"Hi\",\"callbackUrl\":\"https://a.example/\""),
 	  SEND("\"body\":\"Hi\",\"callbackUrl\":\"https://b.example/\""), false },
+	{ "fingerprint smartEncoding true differs from absent", SEND("\"body\":\"Hi\""),
+	  SEND("\"body\":\"Hi\",\"smartEncoding\":true"), false },
+	{ "fingerprint smartEncoding false equals absent", SEND("\"body\":\"Hi\""),
+	  SEND("\"body\":\"Hi\",\"smartEncoding\":false"), true },
+	{ "fingerprint curly quotes with and without smartEncoding differ",
+	  SEND("\"body\":\"\\u201cHi\\u201d\""), SEND("\"body\":\"\\u201cHi\\u201d\",\"smartEncoding\":true"), false },
+	/* the same message is made: the normalized body is the replaced one */
+	{ "fingerprint smartEncoding: curly and straight quotes are the same request",
+	  SEND("\"body\":\"\\u201cHi\\u201d\",\"smartEncoding\":true"),
+	  SEND("\"body\":\"\\\"Hi\\\"\",\"smartEncoding\":true"), true },
 	{ "fingerprint ucs2 vs auto GSM text", SEND("\"body\":\"Hi\",\"encoding\":\"ucs2\""), SEND("\"body\":\"Hi\""),
 	  false },
 };
