@@ -94,8 +94,6 @@ static struct {
 	_Atomic int64_t last_notify_ms;
 } relay = { .wake_fd = -1, .lane = { .ack_lock = PTHREAD_MUTEX_INITIALIZER, .ack_wait_ms = ACK_WAIT_MS } };
 
-static void grant_wake(void);
-
 void relay_wake(void)
 {
 	if (!atomic_load(&relay.running))
@@ -103,7 +101,6 @@ void relay_wake(void)
 	uint64_t one = 1;
 	ssize_t unused = write(relay.wake_fd, &one, sizeof(one));
 	(void)unused;
-	grant_wake();
 }
 
 int relay_should_notify(void)
@@ -576,6 +573,10 @@ long relay_publish_message_rows(struct relay_lane *l, PGconn *conn, const char *
  * some 1 s window, and tokens a busy relay could not take in time (a
  * bucket holds only its burst) would be lost. The claim leaves a limited
  * operator's fresh grant to the lane that granted it for a second.
+ * It is not woken by the writers' commits (relay_wake): it comes back every
+ * STAMP_EVERY_MS, or when a waiting operator's next token is due. Woken on
+ * every commit, its stamp statement ran hundreds of times a second during a
+ * drain, for nothing: the pipeline stamps the rows of unlimited operators.
  */
 static struct {
 	pthread_t thread;
@@ -706,6 +707,7 @@ void relay_stop(void)
 		return;
 	atomic_store(&relay.stopping, true);
 	relay_wake();
+	grant_wake();
 	pthread_join(relay.thread, NULL);
 	if (atomic_load(&grant.running)) {
 		pthread_join(grant.thread, NULL);
