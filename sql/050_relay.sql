@@ -104,7 +104,10 @@ BEGIN
             SELECT coalesce(array_agg(u.id), '{}') INTO v_op FROM u;
             IF cardinality(v_op) > 0 THEN
                 -- (the fraction of a token left is kept: floor()ing it away at every grant would slow the rate)
-                UPDATE operator_buckets k SET tokens = b.tokens - cardinality(v_op), refilled_at = v_now
+                -- (greatest(): a bucket another instance granted from after v_now was taken has no
+                -- refill in this call, and its refilled_at must not go back, or the next refill would
+                -- count that span twice)
+                UPDATE operator_buckets k SET tokens = b.tokens - cardinality(v_op), refilled_at = greatest(k.refilled_at, v_now)
                 WHERE k.operator_id = b.operator_id;
                 v_ids := v_ids || v_op;
             END IF;

@@ -6,7 +6,7 @@
  * and PostgreSQL busy, and a high message's few statements wait for CPU
  * behind the normal batches. So normal batches yield: while a high message
  * is expected (its accept was just submitted) or being processed (the
- * high-lane pipeline worker has one), a normal pipeline worker or the relay
+ * high-lane pipeline worker has one), a normal pipeline worker
  * waits before its next batch, at most FLOW_YIELD_MAX_MS at a time, so
  * normal keeps its share (far above the 10% floor) however many high
  * messages come. Process-wide: each serve yields to its own high work.

@@ -481,7 +481,6 @@ static void *relay_main(void *arg)
 		}
 		if (!atomic_load(&relay.provisioned) && relay.cfg->nats_provision)
 			atomic_store(&relay.provisioned, bus_provisioned() || bus_provision() == 0);
-		flow_yield_to_high();
 		last = one_batch();
 		if (last < 0) {
 			back_off("publish or database error");
@@ -626,7 +625,8 @@ static int64_t grant_round(void)
 	snprintf(limit, sizeof(limit), "%d", stamped);
 	const char *params[] = { limit, window, PQgetvalue(sres, 0, 2) };
 	long rc = -1;
-	if (begin_marking(l->conn) == 0) {
+	/* (bounded: the rows just granted are waited for, not skipped; the waiting must not hold up the lane) */
+	if (begin_marking(l->conn) == 0 && db_exec(l->conn, "SET LOCAL lock_timeout = '200ms'", "relay lock timeout") == 0) {
 		PGresult *res = PQexecParams(l->conn,
 					     "SELECT id, msg_id, subject, headers, payload "
 					     "FROM orch.outbox_claim($1::integer, $2::interval, $3::bigint[])",
@@ -635,6 +635,8 @@ static int64_t grant_round(void)
 			rc = publish_claimed(l, start);
 		else
 			PQclear(PQexec(l->conn, "ROLLBACK"));
+	} else {
+		PQclear(PQexec(l->conn, "ROLLBACK"));
 	}
 	PQclear(sres);
 	return rc < 0 ? -1 : 0;

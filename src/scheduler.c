@@ -58,6 +58,7 @@ static long release_burst(void)
 	PGconn *conns[2] = { sch.conn, sch.conn2 };
 	int nconn = sch.conn2 ? 2 : 1;
 	long total = 0;
+	int rounds = 0;
 	for (;;) {
 		int sent = 0;
 		for (int i = 0; i < nconn; i++)
@@ -83,7 +84,8 @@ static long release_burst(void)
 			}
 			full &= n >= atoi(RELEASE_BATCH);
 		}
-		if (!full || atomic_load(&sch.stopping))
+		/* (at most 5 rounds, 10,000 messages: then back to the pass, so due retries are not held up) */
+		if (!full || atomic_load(&sch.stopping) || ++rounds >= 5)
 			return total;
 	}
 }
