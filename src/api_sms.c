@@ -670,22 +670,32 @@ static bool bulk_route(struct api *api, struct http_request *req, struct http_re
 			"the bulk id is not a UUID", id);
 }
 
+/*
+ * Answers with the JSON document sql ($1 id, $2 account) makes: 200 with it,
+ * 404 not_found_detail when it is NULL (no such id for this account), or
+ * pool_query's 503.
+ */
+static void answer_json(struct api *api, struct http_request *req, struct http_response *resp, const char *what,
+			const char *sql, const char *id, const char *account, const char *not_found_detail)
+{
+	const char *params[] = { id, account };
+	PGresult *res;
+	if (pool_query(api, req, resp, what, "the message store cannot be reached", sql, 2, params, &res))
+		return;
+	if (PQgetisnull(res, 0, 0))
+		http_problem(resp, req, 404, "not-found", "Not found", not_found_detail, NULL);
+	else
+		http_json(resp, 200, PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
 void api_get(struct http_request *req, struct http_response *resp, void *ctx)
 {
 	struct api *api = ctx;
 	char account[ACCOUNT_MAX], id[UUID_STR_LEN];
 	if (!message_route(api, req, resp, account, id))
 		return;
-	const char *params[] = { id, account };
-	PGresult *res;
-	if (pool_query(api, req, resp, "GET failed", "the message store cannot be reached",
-		       "SELECT orch.message_json($1::uuid, $2)", 2, params, &res))
-		return;
-	if (PQgetisnull(res, 0, 0))
-		http_problem(resp, req, 404, "not-found", "Not found", "no such message", NULL);
-	else
-		http_json(resp, 200, PQgetvalue(res, 0, 0));
-	PQclear(res);
+	answer_json(api, req, resp, "GET failed", "SELECT orch.message_json($1::uuid, $2)", id, account, "no such message");
 }
 
 /* POST /v1/sms/{id}/cancel: 200 with the message (CANCELED), 404, or 409 not-cancelable with its status. */
@@ -716,14 +726,9 @@ void api_cancel(struct http_request *req, struct http_response *resp, void *ctx)
 		if (*PQgetvalue(res, 0, 1) == 't')
 			metrics_inc(M_CANCELED, 1);
 		PQclear(res);
-		const char *p2[] = { id, account };
-		if (pool_query(api, req, resp, "cancel answer failed", "the message store cannot be reached",
-			       "SELECT orch.message_json($1::uuid, $2)", 2, p2, &res))
-			return;
-		if (PQgetisnull(res, 0, 0))
-			http_problem(resp, req, 404, "not-found", "Not found", "no such message", NULL);
-		else
-			http_json(resp, 200, PQgetvalue(res, 0, 0));
+		answer_json(api, req, resp, "cancel answer failed", "SELECT orch.message_json($1::uuid, $2)", id, account,
+			    "no such message");
+		return;
 	}
 	PQclear(res);
 }
@@ -735,16 +740,7 @@ void api_bulk_get(struct http_request *req, struct http_response *resp, void *ct
 	char account[ACCOUNT_MAX], id[UUID_STR_LEN];
 	if (!bulk_route(api, req, resp, account, id))
 		return;
-	const char *params[] = { id, account };
-	PGresult *res;
-	if (pool_query(api, req, resp, "bulk status failed", "the message store cannot be reached",
-		       "SELECT orch.bulk_json($1::uuid, $2)", 2, params, &res))
-		return;
-	if (PQgetisnull(res, 0, 0))
-		http_problem(resp, req, 404, "not-found", "Not found", "no such bulk", NULL);
-	else
-		http_json(resp, 200, PQgetvalue(res, 0, 0));
-	PQclear(res);
+	answer_json(api, req, resp, "bulk status failed", "SELECT orch.bulk_json($1::uuid, $2)", id, account, "no such bulk");
 }
 
 /* POST /v1/sms/bulk/{bulkId}/cancel: cancels what of the bulk is still cancelable. */

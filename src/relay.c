@@ -703,6 +703,17 @@ int relay_start(const struct config *cfg)
 	return 0;
 }
 
+/* A stopped thread's lane: its JetStream context, its connection and its wake-up fd. */
+static void lane_close(struct relay_lane *l, int *wake_fd)
+{
+	jsCtx_Destroy(l->js);
+	l->js = NULL;
+	PQfinish(l->conn);
+	l->conn = NULL;
+	close(*wake_fd);
+	*wake_fd = -1;
+}
+
 void relay_stop(void)
 {
 	if (!atomic_load(&relay.running))
@@ -715,17 +726,7 @@ void relay_stop(void)
 		pthread_join(grant.thread, NULL);
 		atomic_store(&grant.running, false);
 	}
-	jsCtx_Destroy(grant.lane.js);
-	grant.lane.js = NULL;
-	PQfinish(grant.lane.conn);
-	grant.lane.conn = NULL;
-	close(grant.wake_fd);
-	grant.wake_fd = -1;
+	lane_close(&grant.lane, &grant.wake_fd);
 	atomic_store(&relay.running, false);
-	jsCtx_Destroy(relay.lane.js);
-	relay.lane.js = NULL;
-	PQfinish(relay.lane.conn);
-	relay.lane.conn = NULL;
-	close(relay.wake_fd);
-	relay.wake_fd = -1;
+	lane_close(&relay.lane, &relay.wake_fd);
 }

@@ -29,6 +29,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "utf8_encode.h"
 #include <json-c/json.h>
 
 #include "lib/buf.h"
@@ -47,29 +49,6 @@ static const char *const ENCODING_MEMBER[] = {
 
 /* ---- UTF-8 --------------------------------------------------------------- */
 
-static size_t utf8_encode(uint32_t c, char *out)
-{
-	if (c < 0x80) {
-		out[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		out[0] = (char)(0xC0 | (c >> 6));
-		out[1] = (char)(0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000) {
-		out[0] = (char)(0xE0 | (c >> 12));
-		out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (c & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | (c >> 18));
-	out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-	out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-	out[3] = (char)(0x80 | (c & 0x3F));
-	return 4;
-}
 
 /* The code points of valid UTF-8 s (at most max); their count. */
 static size_t decode_all(const char *s, size_t len, uint32_t *out, size_t max)

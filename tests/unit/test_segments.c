@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "utf8_encode.h"
+
 #include "segments.h"
 #include "segment_corpus.h"
 
@@ -115,30 +117,6 @@ static void test_utf8_valid(void **state)
 	assert_true(utf8_valid(NULL, 0));
 }
 
-/* Writes c as UTF-8 into out (4 bytes or more); returns the length. */
-static size_t utf8_encode(uint32_t c, char *out)
-{
-	if (c < 0x80) {
-		out[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		out[0] = (char)(0xC0 | (c >> 6));
-		out[1] = (char)(0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000) {
-		out[0] = (char)(0xE0 | (c >> 12));
-		out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (c & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | (c >> 18));
-	out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-	out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-	out[3] = (char)(0x80 | (c & 0x3F));
-	return 4;
-}
 
 /* Septets a one-character body costs when GSM7 is forced; 0 when refused. */
 static unsigned septets_of(const char *utf8, size_t len)

@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "utf8_encode.h"
+
 #include "lib/buf.h"
 #include "request.h"
 #include "segments.h"
@@ -46,30 +48,6 @@
 #define FW_GRAVE "\xEF\xBD\x80"  /* U+FF40 ｀ */
 #define FW_A "\xEF\xBC\xA1"      /* U+FF21 Ａ */
 
-/* Writes c as UTF-8 into out (4 bytes or more); returns the length. */
-static size_t utf8_encode(uint32_t c, char *out)
-{
-	if (c < 0x80) {
-		out[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		out[0] = (char)(0xC0 | (c >> 6));
-		out[1] = (char)(0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000) {
-		out[0] = (char)(0xE0 | (c >> 12));
-		out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (c & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | (c >> 18));
-	out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-	out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-	out[3] = (char)(0x80 | (c & 0x3F));
-	return 4;
-}
 
 /* The code point of a one-character UTF-8 string. */
 static uint32_t code_point(const char *s)
