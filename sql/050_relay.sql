@@ -338,7 +338,7 @@ $$;
 -- find none old enough: 1.8 s on 1,000,000 rows, in the relay's thread
 -- every 10 s and in every reconcile pass.
 CREATE OR REPLACE FUNCTION orch.outbox_purge(p_older_than interval, p_batch integer)
-RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
+RETURNS integer LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -346,10 +346,8 @@ DECLARE
     v_before timestamptz := clock_timestamp() - p_older_than;
     n integer;
 BEGIN
-    -- Only the default partition: the day partitions leave whole
-    -- (orch.partition_upkeep drops them), without a dead tuple.
-    DELETE FROM orch_part.outbox_default WHERE id = ANY (ARRAY(
-        SELECT id FROM orch_part.outbox_default WHERE published_at < v_before
+    DELETE FROM outbox WHERE id = ANY (ARRAY(
+        SELECT id FROM outbox WHERE published_at < v_before
         ORDER BY published_at LIMIT p_batch
         FOR UPDATE SKIP LOCKED));
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -366,4 +364,4 @@ COMMENT ON FUNCTION orch.outbox_claim(integer, interval) IS 'Relay step 2: locks
 COMMENT ON FUNCTION orch.outbox_claim_message_rows(uuid[], interval) IS 'Fast path of the accept writer and the pipeline: locks the pending rows of the given messages (operator rows only when stamped, in the window, message ROUTED; SKIP LOCKED) for publishing at once';
 COMMENT ON FUNCTION orch.outbox_mark_published(bigint[]) IS 'Marks acknowledged rows published and moves their operator messages ROUTED -> SUBMITTED; returns how many moved';
 COMMENT ON FUNCTION orch.outbox_mark_failed(bigint[], text) IS 'Records a failed publish attempt (attempts, last_error)';
-COMMENT ON FUNCTION orch.outbox_purge(interval, integer) IS 'Deletes a small batch of published (or withdrawn) rows of the default partition older than the retention; returns how many (day partitions are dropped whole by orch.partition_upkeep)';
+COMMENT ON FUNCTION orch.outbox_purge(interval, integer) IS 'Deletes a small batch of published (or withdrawn) rows older than the retention; returns how many';
