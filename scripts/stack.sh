@@ -77,8 +77,8 @@ start_pg() {
 		log "PostgreSQL already running"
 	else
 		local extra="-c max_connections=300 -c shared_buffers=256MB"
-		# run (make run, make bench): durable; pg_stat_statements for the benchmark's top statements.
-		[ "$profile" = run ] && extra="$extra -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c track_io_timing=on"
+		# run (make run, make bench), or any profile with ORCH_PGSS=1: pg_stat_statements for the top statements.
+		[ "$profile" = run ] || [ -n "${ORCH_PGSS:-}" ] && extra="$extra -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c track_io_timing=on"
 		[ "$profile" = test ] && extra="$extra -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 		as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGBASE/postgres.log" -w -t 30 \
 			-o "-p $PG_PORT -k $PGBASE -c listen_addresses=127.0.0.1 $extra" start >/dev/null \

@@ -76,7 +76,7 @@ RETURNS uuid LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_msg_id uuid := gen_random_uuid();
+    v_msg_id uuid := uuid_v7();
 BEGIN
     INSERT INTO outbox (msg_id, subject, message_id, headers, payload)
     VALUES (v_msg_id, p_subject, m.id, outbox_headers(m, v_msg_id),
@@ -158,9 +158,9 @@ BEGIN
     SELECT e.msg_id, e.subject, m.id, outbox_headers(ROW(m.*)::sms_messages, e.msg_id),
            cloudevent(e.msg_id, e.type, m.created_at, e.data), m.priority
     FROM m CROSS JOIN LATERAL (VALUES
-        (gen_random_uuid(), 'sms.events.status', 'sms.events.status',
+        (uuid_v7(), 'sms.events.status', 'sms.events.status',
          status_event_data(ROW(m.*)::sms_messages, NULL), 1),
-        (gen_random_uuid(), 'sms.outbound.request' || lane_suffix(m.priority), 'sms.outbound.request',
+        (uuid_v7(), 'sms.outbound.request' || lane_suffix(m.priority), 'sms.outbound.request',
          jsonb_build_object('messageId', m.id, 'accountId', m.account_id, 'attempt', 0), 2))
         AS e(msg_id, subject, type, data, ord)
     WHERE e.ord = 1 OR m.status = 'QUEUED'
@@ -368,10 +368,10 @@ BEGIN
     ), e AS (
         SELECT m.id AS mid, 1 AS ord, 'sms.events.status' AS subject, 'sms.events.status' AS type,
                status_event_data(ROW(m.*)::sms_messages, p_expected) AS data, ROW(m.*)::sms_messages AS msg,
-               gen_random_uuid() AS msg_id
+               uuid_v7() AS msg_id
         FROM m
         UNION ALL
-        SELECT m.id, 2, n.subject, n.type, n.data, ROW(m.*)::sms_messages, gen_random_uuid()
+        SELECT m.id, 2, n.subject, n.type, n.data, ROW(m.*)::sms_messages, uuid_v7()
         FROM m CROSS JOIN LATERAL next_step(ROW(m.*)::sms_messages, p_expected) n
     ), o AS (
         INSERT INTO outbox (msg_id, subject, message_id, headers, payload, first_attempt_at, priority)

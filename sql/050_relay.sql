@@ -99,7 +99,7 @@ BEGIN
                 ORDER BY CASE WHEN c.high THEN c.rk + (c.rk - 1) / 9 ELSE c.rk * 10 END, c.id
                 LIMIT v_avail
             ), u AS (
-                UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM chosen WHERE o.id = chosen.id RETURNING o.id
+                UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM chosen WHERE o.id = chosen.id AND o.published_at IS NULL RETURNING o.id
             )
             SELECT coalesce(array_agg(u.id), '{}') INTO v_op FROM u;
             IF cardinality(v_op) > 0 THEN
@@ -136,7 +136,7 @@ BEGIN
             SELECT c.id FROM (SELECT ch.id, true AS high FROM ch UNION ALL SELECT cn.id, false FROM cn) c
             ORDER BY c.high DESC, c.id LIMIT p_limit - cardinality(v_ids)
         ), u AS (
-            UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM chosen WHERE o.id = chosen.id RETURNING o.id
+            UPDATE outbox o SET first_attempt_at = clock_timestamp() FROM chosen WHERE o.id = chosen.id AND o.published_at IS NULL RETURNING o.id
         )
         SELECT coalesce(array_agg(u.id), '{}') INTO v_op FROM u;
         v_ids := v_ids || v_op;
@@ -253,7 +253,9 @@ BEGIN
     RETURN QUERY
     SELECT o.id, o.msg_id, o.subject, o.headers::text, o.payload::text
     FROM outbox o
-    WHERE o.id = ANY (v_first || v_high || v_normal)
+    -- ("published_at IS NULL", true of every row locked above: the partial index on id is the
+    -- only index on id the partitions have; without it every partition is scanned)
+    WHERE o.id = ANY (v_first || v_high || v_normal) AND o.published_at IS NULL
     ORDER BY o.id = ANY (v_first) DESC, o.priority = 'high' DESC, o.id;
 END
 $$;
@@ -291,7 +293,7 @@ BEGIN
         FOR UPDATE OF o SKIP LOCKED
     )
     SELECT o.id, o.msg_id, o.subject, o.headers::text, o.payload::text
-    FROM c JOIN outbox o ON o.id = c.id
+    FROM c JOIN outbox o ON o.id = c.id AND o.published_at IS NULL  -- (the partial index on id, as above)
     ORDER BY o.id;
 END
 $$;
@@ -338,7 +340,7 @@ $$;
 -- find none old enough: 1.8 s on 1,000,000 rows, in the relay's thread
 -- every 10 s and in every reconcile pass.
 CREATE OR REPLACE FUNCTION orch.outbox_purge(p_older_than interval, p_batch integer)
-RETURNS integer LANGUAGE plpgsql
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = orch, pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -346,8 +348,11 @@ DECLARE
     v_before timestamptz := clock_timestamp() - p_older_than;
     n integer;
 BEGIN
-    DELETE FROM outbox WHERE id = ANY (ARRAY(
-        SELECT id FROM outbox WHERE published_at < v_before
+    -- Only the default partition: the day partitions leave whole
+    -- (orch.partition_upkeep drops them), without a dead tuple.
+    -- (by msg_id, the primary key: id has only the partial index of the pending rows)
+    DELETE FROM orch_part.outbox_default WHERE msg_id = ANY (ARRAY(
+        SELECT msg_id FROM orch_part.outbox_default WHERE published_at < v_before
         ORDER BY published_at LIMIT p_batch
         FOR UPDATE SKIP LOCKED));
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -364,4 +369,4 @@ COMMENT ON FUNCTION orch.outbox_claim(integer, interval) IS 'Relay step 2: locks
 COMMENT ON FUNCTION orch.outbox_claim_message_rows(uuid[], interval) IS 'Fast path of the accept writer and the pipeline: locks the pending rows of the given messages (operator rows only when stamped, in the window, message ROUTED; SKIP LOCKED) for publishing at once';
 COMMENT ON FUNCTION orch.outbox_mark_published(bigint[]) IS 'Marks acknowledged rows published and moves their operator messages ROUTED -> SUBMITTED; returns how many moved';
 COMMENT ON FUNCTION orch.outbox_mark_failed(bigint[], text) IS 'Records a failed publish attempt (attempts, last_error)';
-COMMENT ON FUNCTION orch.outbox_purge(interval, integer) IS 'Deletes a small batch of published (or withdrawn) rows older than the retention; returns how many';
+COMMENT ON FUNCTION orch.outbox_purge(interval, integer) IS 'Deletes a small batch of published (or withdrawn) rows of the default partition older than the retention; returns how many (day partitions are dropped whole by orch.partition_upkeep)';

@@ -158,3 +158,13 @@ COMMENT ON FUNCTION orch.lane_suffix(text) IS 'The subject suffix of a priority 
 COMMENT ON FUNCTION orch.outbox_backlog_estimate() IS 'Pending outbox rows estimated from the oldest and newest unpublished ids (two index probes), and the oldest one''s age in seconds';
 COMMENT ON FUNCTION orch.message_json(uuid, text) IS 'GET /v1/sms/{id}: the message and its history as JSON, NULL when unknown or another account''s';
 COMMENT ON FUNCTION orch.idempotency_lookup(text, text) IS 'The stored answer of an Idempotency-Key inside its window (fingerprint, status, body); no row when none was answered';
+
+-- Partitions (migration 0006, sql/072_partitions.sql).
+COMMENT ON FUNCTION orch.uuid_v7() IS 'A new UUIDv7 (the clock in ms first): every outbox msg_id, so the outbox is cut by time';
+COMMENT ON FUNCTION orch.uuid_v7_floor(timestamptz) IS 'The smallest UUIDv7 of the millisecond of a time: the partition bound of that time';
+COMMENT ON FUNCTION orch.uuid_v7_time(uuid) IS 'The creation time a UUIDv7 carries (ms)';
+COMMENT ON FUNCTION orch.partition_create(text, date) IS 'Creates and attaches the partition of sms_messages, sms_status_history or outbox for one UTC day (history: with its foreign key to that day''s messages); NULL when it exists';
+COMMENT ON FUNCTION orch.partition_parent_like(text, text, text[]) IS 'Migration 0006: a partitioned parent like the old table, with its indexes by their names so the attach reuses them';
+COMMENT ON FUNCTION orch.partition_upkeep(boolean, interval, interval, timestamptz) IS 'Every reconcile pass: creates the days ahead, drops the days past retention (never one with open messages or unpublished outbox rows), counts the default partitions'' rows; dry: reports only';
+COMMENT ON FUNCTION orch.partition_upper(oid) IS 'The upper bound of a range partition (NULL: MAXVALUE or default)';
+COMMENT ON FUNCTION orch.partition_lower(oid) IS 'The lower bound of a range partition (NULL: MINVALUE or default)';

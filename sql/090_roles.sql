@@ -69,5 +69,17 @@ GRANT EXECUTE ON FUNCTION
     orch.idempotency_purge(integer),
     orch.idempotency_lookup(text, text),
     orch.stuck_messages(interval),
-    orch.iso_time(timestamptz)
+    orch.iso_time(timestamptz),
+    orch.uuid_v7(),
+    orch.uuid_v7_floor(timestamptz),
+    orch.uuid_v7_time(uuid),
+    orch.partition_upkeep(boolean, interval, interval, timestamptz)
 TO orch_app;
+
+-- The partitions: read through the parents; readable one by one too (a
+-- DBA's query on one day).
+REVOKE ALL ON ALL TABLES IN SCHEMA orch_part FROM PUBLIC, orch_app, orch_readonly;
+GRANT USAGE ON SCHEMA orch_part TO orch_app, orch_readonly;
+GRANT SELECT ON ALL TABLES IN SCHEMA orch_part TO orch_app, orch_readonly;
+GRANT EXECUTE ON FUNCTION orch.uuid_v7_floor(timestamptz), orch.uuid_v7_time(uuid),
+    orch.partition_upper(oid), orch.partition_lower(oid) TO orch_readonly;

@@ -50,6 +50,7 @@ static const struct cfg_key keys[] = {
 	{ "ORCH_NATS_PROVISION", CFG_BOOL, OFF(nats_provision), "true", 0, 0, "create streams and consumer when absent" },
 	{ "ORCH_NATS_MAX_AGE", CFG_DURATION, OFF(nats_max_age_ms), "7d", 60000, 3650 * MS_DAY, "retention of event, operator, dead-letter streams" },
 	{ "ORCH_OUTBOX_RETENTION", CFG_DURATION, OFF(outbox_retention_ms), "1h", 0, 30 * MS_DAY, "keep published outbox rows this long, then purge them" },
+	{ "ORCH_MESSAGE_RETENTION", CFG_DURATION, OFF(message_retention_ms), "0s", 0, 3650 * MS_DAY, "drop a day of messages and their history this long after it ended, once none is open (0s: keep them)" },
 	{ "ORCH_RELAY_BATCH", CFG_INT, OFF(relay_batch), "500", 1, 10000, "outbox rows the relay publishes per transaction" },
 	{ "ORCH_ROLES", CFG_ROLES, OFF(roles), "http,relay,pipeline,scheduler,reconciler", 0, 0, "what serve runs (comma-separated)" },
 	{ "ORCH_LOG_LEVEL", CFG_LOG_LEVEL, OFF(log_level), "info", 0, 0, "debug, info, warn or error" },

@@ -45,6 +45,7 @@ struct config {
 	int64_t http_threads;
 	int64_t http_idle_timeout_ms;
 	int64_t outbox_retention_ms;
+	int64_t message_retention_ms; /* 0: keep every message */
 	int64_t relay_batch;
 	int64_t roles; /* enum role bits */
 };

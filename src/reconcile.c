@@ -89,6 +89,45 @@ static enum pass_result run_pass(PGconn *conn, const struct config *cfg, bool dr
 	return PASS_RAN;
 }
 
+/*
+ * Partition upkeep (sql/072_partitions.sql): what it created and dropped (or,
+ * dry, would), under "partitions"; rows in a default partition of messages or
+ * history also become the finding partition_default_rows (an alert).
+ */
+static void add_partitions(PGconn *conn, const struct config *cfg, bool dry_run, json_object *root)
+{
+	char msg_ret[48], outbox_ret[48];
+	interval_ms(msg_ret, sizeof(msg_ret), cfg->message_retention_ms);
+	interval_ms(outbox_ret, sizeof(outbox_ret), cfg->outbox_retention_ms);
+	const char *params[] = { dry_run ? "true" : "false", msg_ret, outbox_ret };
+	PGresult *res = PQexecParams(conn, "SELECT orch.partition_upkeep($1::boolean, $2::interval, $3::interval)", 3, NULL,
+				     params, NULL, NULL, 0);
+	json_object *up = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+				  ? json_tokener_parse(PQgetvalue(res, 0, 0))
+				  : NULL;
+	if (!up) {
+		log_error("reconcile: partition upkeep failed", "error", db_result_error(res));
+		PQclear(res);
+		return;
+	}
+	PQclear(res);
+	json_object *def = NULL, *findings = NULL, *v = NULL;
+	int64_t rows = 0;
+	if (json_object_object_get_ex(up, "defaultRows", &def)) {
+		if (json_object_object_get_ex(def, "sms_messages", &v))
+			rows += json_object_get_int64(v);
+		if (json_object_object_get_ex(def, "sms_status_history", &v))
+			rows += json_object_get_int64(v);
+	}
+	if (json_object_object_get_ex(root, "findings", &findings) && json_object_is_type(findings, json_type_object)) {
+		json_object *f = json_object_new_object();
+		json_object_object_add(f, "found", json_object_new_int64(rows));
+		json_object_object_add(f, "repaired", json_object_new_int64(0));
+		json_object_object_add(findings, "partition_default_rows", f);
+	}
+	json_object_object_add(root, "partitions", up);
+}
+
 /* Adds the purges, the duration and the settings to the pass's JSON. */
 static void finish_summary(PGconn *conn, const struct config *cfg, bool dry_run, int64_t start_ms, struct buf *json)
 {
@@ -107,6 +146,7 @@ static void finish_summary(PGconn *conn, const struct config *cfg, bool dry_run,
 		json_object_object_add(purged, "idempotencyKeys", json_object_new_int64(idem));
 	}
 	json_object_object_add(root, "purged", purged);
+	add_partitions(conn, cfg, dry_run, root);
 	json_object_object_add(root, "ran", json_object_new_boolean(1));
 	json_object_object_add(root, "stuckAfterSeconds", json_object_new_double((double)cfg->stuck_after_ms / 1000.0));
 	json_object_object_add(root, "durationMs", json_object_new_int64(mono_ms() - start_ms));

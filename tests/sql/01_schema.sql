@@ -20,7 +20,7 @@ SELECT col_type_is('orch', 'sms_messages', 'next_attempt_at', 'timestamp with ti
 
 SELECT columns_are('orch', 'outbox', ARRAY['id', 'msg_id', 'subject', 'message_id', 'headers', 'payload',
     'created_at', 'first_attempt_at', 'attempts', 'last_error', 'published_at', 'priority']);
-SELECT col_is_unique('orch', 'outbox', 'msg_id', 'Nats-Msg-Id is unique per row');
+SELECT col_is_pk('orch', 'outbox', 'msg_id', 'Nats-Msg-Id is unique per row (the primary key, and the partition key)');
 SELECT col_is_pk('orch', 'idempotency_keys', ARRAY['account_id', 'idem_key'], 'idempotency is unique per (account, key)');
 
 SELECT has_index('orch', 'outbox', 'outbox_pending', 'pending outbox rows in id order are indexed');
@@ -80,12 +80,12 @@ SELECT set_eq('SELECT status FROM orch.message_states WHERE terminal',
 -- Comments on everything.
 SELECT is_empty($$
     SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = 'orch' AND c.relkind IN ('r', 'v') AND obj_description(c.oid, 'pg_class') IS NULL $$,
+    WHERE n.nspname = 'orch' AND c.relkind IN ('r', 'p', 'v') AND obj_description(c.oid, 'pg_class') IS NULL $$,
     'every table and view has a comment');
 SELECT is_empty($$
     SELECT c.relname || '.' || a.attname FROM pg_attribute a
     JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = 'orch' AND c.relkind IN ('r', 'v') AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE n.nspname = 'orch' AND c.relkind IN ('r', 'p', 'v') AND a.attnum > 0 AND NOT a.attisdropped
       AND col_description(c.oid, a.attnum) IS NULL $$,
     'every column of every table and view has a comment');
 SELECT is_empty($$

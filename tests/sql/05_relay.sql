@@ -41,11 +41,20 @@ SELECT is((SELECT string_agg(DISTINCT attempts || ' ' || last_error || ' ' || (f
 
 SELECT is((SELECT count(*) FROM orch.outbox_claim(100, '2 minutes')), 6::bigint, 'still pending: 5 rows and the SUBMITTED event');
 
--- Purge: only published rows past the retention, in batches.
+-- Purge: only the default partition's published rows past the retention,
+-- in batches (the rows of the old outbox's backlog land there, their msg_ids
+-- are v4); the day partitions leave whole (orch.partition_upkeep).
 UPDATE orch.outbox SET published_at = now() - interval '2 hours', first_attempt_at = now() - interval '2 hours' WHERE message_id = :'m1';
+INSERT INTO orch.outbox (msg_id, subject, message_id, payload, first_attempt_at, published_at, attempts)
+SELECT ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, 'sms.events.status', :'m1', '{}',
+       now() - interval '2 hours', now() - interval '2 hours', 1
+FROM generate_series(1, 5) AS g;
+SELECT is((SELECT count(*) FROM orch_part.outbox_default), 5::bigint, 'rows with msg_ids of no day land in the default partition');
 SELECT is(orch.outbox_purge('1 hour', 2), 2, 'purge deletes a batch');
 SELECT is(orch.outbox_purge('1 hour', 100), 3, 'then the rest');
 SELECT is(orch.outbox_purge('1 hour', 100), 0, 'then nothing');
+SELECT is((SELECT count(*) FROM orch.outbox WHERE message_id = :'m1' AND published_at IS NOT NULL), 5::bigint,
+          'published rows of a day partition are not deleted row by row');
 SELECT is((SELECT count(*) FROM orch.outbox WHERE published_at IS NULL), 2::bigint, 'pending rows are never purged');
 
 SELECT * FROM finish();

@@ -1,0 +1,151 @@
+-- Partition upkeep (issue 17, docs/dba.md "Partitions"): run by every
+-- reconcile pass (serve's reconciler role and the reconcile cron command).
+--
+-- - Creates the partitions of the days ahead: messages and their history
+--   3 days, the outbox 2 (a partition is one UTC day of ids; see migration
+--   0006 for the mechanism). A day not created in time is no failure: its
+--   rows land in the default partition, which this reports.
+-- - Drops a day's messages partition (its history partition first: the
+--   foreign key runs between the two) once the day ended more than
+--   p_message_retention ago and none of its messages is still open; never
+--   when p_message_retention is NULL or zero (the default: keep them).
+-- - Drops an outbox partition once its day ended more than
+--   p_outbox_retention ago and every row of it was published; the old
+--   unpartitioned outbox (orch_part.outbox_legacy) once its newest row is
+--   that old.
+-- Every DDL statement waits at most 1 s for its lock (lock_timeout) and is
+-- tried again by the next pass; a partition kept back says why in "kept".
+-- With p_dry_run nothing changes and the report says what would.
+-- The bounds of a range partition (NULL for MINVALUE/MAXVALUE or the default partition).
+CREATE OR REPLACE FUNCTION orch.partition_upper(p_partition oid) RETURNS uuid
+LANGUAGE sql STABLE
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+    SELECT (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([0-9a-f-]{36})''\)'))[1]::uuid
+    FROM pg_class c WHERE c.oid = p_partition
+$$;
+
+CREATE OR REPLACE FUNCTION orch.partition_lower(p_partition oid) RETURNS uuid
+LANGUAGE sql STABLE
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+    SELECT (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([0-9a-f-]{36})''\)'))[1]::uuid
+    FROM pg_class c WHERE c.oid = p_partition
+$$;
+
+CREATE OR REPLACE FUNCTION orch.partition_upkeep(p_dry_run boolean, p_message_retention interval,
+                                                 p_outbox_retention interval, p_now timestamptz DEFAULT now())
+RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = orch, pg_catalog, pg_temp
+SET lock_timeout = '1s'
+AS $$
+DECLARE
+    v_today date := (p_now AT TIME ZONE 'UTC')::date;
+    v_created jsonb := '[]';
+    v_dropped jsonb := '[]';
+    v_kept jsonb := '[]';
+    v_default jsonb := '{}';
+    v_open text[] := ARRAY(SELECT status FROM message_states WHERE NOT terminal);
+    r record;
+    v_name text;
+    v_busy boolean;
+    n bigint;
+BEGIN
+    -- Ahead.
+    FOR r IN SELECT t.parent, v_today + d AS day
+             FROM (VALUES ('sms_messages', 3), ('sms_status_history', 3), ('outbox', 2)) AS t(parent, ahead)
+             CROSS JOIN LATERAL generate_series(0, t.ahead) AS d
+             ORDER BY 2, 1 LOOP
+        v_name := r.parent || '_p' || to_char(r.day, 'YYYYMMDD');
+        CONTINUE WHEN to_regclass('orch_part.' || v_name) IS NOT NULL;
+        -- a day another partition already covers (the old table attached by 0006)
+        CONTINUE WHEN EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                              WHERE i.inhparent = ('orch.' || r.parent)::regclass
+                                AND partition_upper(c.oid) > uuid_v7_floor(r.day::timestamp AT TIME ZONE 'UTC')
+                                AND coalesce(partition_lower(c.oid), '00000000-0000-0000-0000-000000000000')
+                                    < uuid_v7_floor((r.day + 1)::timestamp AT TIME ZONE 'UTC'));
+        IF NOT p_dry_run THEN
+            BEGIN
+                PERFORM partition_create(r.parent, r.day);
+            EXCEPTION WHEN lock_not_available OR check_violation THEN
+                v_kept := v_kept || jsonb_build_object('partition', v_name, 'reason', 'create_failed', 'error', SQLERRM);
+                CONTINUE;
+            END;
+        END IF;
+        v_created := v_created || to_jsonb(v_name);
+    END LOOP;
+
+    -- Behind: messages with their history, day by day.
+    IF p_message_retention IS NOT NULL AND p_message_retention > interval '0' THEN
+        FOR r IN SELECT c.relname AS name, partition_upper(c.oid) AS upper_id
+                 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = 'orch.sms_messages'::regclass AND c.relname <> 'sms_messages_default'
+                 ORDER BY 2 LOOP
+            EXIT WHEN r.upper_id IS NULL OR uuid_v7_time(r.upper_id) > p_now - p_message_retention;
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM orch_part.%I WHERE status = ANY (%L))', r.name, v_open)
+                INTO v_busy;
+            IF v_busy THEN
+                v_kept := v_kept || jsonb_build_object('partition', r.name, 'reason', 'open_messages');
+                CONTINUE;
+            END IF;
+            IF NOT p_dry_run THEN
+                BEGIN
+                    EXECUTE format('DROP TABLE orch_part.%I', replace(r.name, 'sms_messages', 'sms_status_history'));
+                    EXECUTE format('DROP TABLE orch_part.%I', r.name);
+                EXCEPTION WHEN lock_not_available THEN
+                    v_kept := v_kept || jsonb_build_object('partition', r.name, 'reason', 'lock_timeout');
+                    CONTINUE;
+                END;
+            END IF;
+            v_dropped := v_dropped || to_jsonb(replace(r.name, 'sms_messages', 'sms_status_history'))
+                                   || to_jsonb(r.name);
+        END LOOP;
+    END IF;
+
+    -- Behind: the outbox.
+    FOR r IN SELECT c.relname AS name, partition_upper(c.oid) AS upper_id
+             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'orch.outbox'::regclass AND c.relname <> 'outbox_default'
+             ORDER BY 2 LOOP
+        EXIT WHEN r.upper_id IS NULL OR uuid_v7_time(r.upper_id) > p_now - p_outbox_retention;
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM orch_part.%I WHERE published_at IS NULL)', r.name) INTO v_busy;
+        IF v_busy THEN
+            v_kept := v_kept || jsonb_build_object('partition', r.name, 'reason', 'unpublished_rows');
+            CONTINUE;
+        END IF;
+        IF NOT p_dry_run THEN
+            BEGIN
+                EXECUTE format('DROP TABLE orch_part.%I', r.name);
+            EXCEPTION WHEN lock_not_available THEN
+                v_kept := v_kept || jsonb_build_object('partition', r.name, 'reason', 'lock_timeout');
+                CONTINUE;
+            END;
+        END IF;
+        v_dropped := v_dropped || to_jsonb(r.name);
+    END LOOP;
+    IF to_regclass('orch_part.outbox_legacy') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM orch_part.outbox_legacy WHERE published_at IS NULL OR published_at > $1)'
+            INTO v_busy USING p_now - p_outbox_retention;
+        IF NOT v_busy THEN
+            IF NOT p_dry_run THEN
+                DROP TABLE orch_part.outbox_legacy;
+            END IF;
+            v_dropped := v_dropped || to_jsonb('outbox_legacy'::text);
+        END IF;
+    END IF;
+
+    IF NOT p_dry_run AND jsonb_array_length(v_created) > 0 THEN
+        GRANT SELECT ON ALL TABLES IN SCHEMA orch_part TO orch_readonly, orch_app;
+    END IF;
+
+    -- The default partitions (at most 1000 rows counted each).
+    FOR r IN SELECT * FROM (VALUES ('sms_messages'), ('sms_status_history'), ('outbox')) AS t(parent) LOOP
+        EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM orch_part.%I LIMIT 1000) AS d', r.parent || '_default')
+            INTO n;
+        v_default := v_default || jsonb_build_object(r.parent, n);
+    END LOOP;
+
+    RETURN jsonb_build_object('dryRun', p_dry_run, 'created', v_created, 'dropped', v_dropped, 'kept', v_kept,
+                              'defaultRows', v_default);
+END
+$$;
