@@ -42,13 +42,13 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps run stop test test-unit bench bench-soak bench-reconcile clean format
+.PHONY: all deps run stop test test-unit bench bench-soak bench-reconcile bench-retention bench-scale clean format
 .DEFAULT_GOAL := all
 
 # A plain `make` (build only) on a machine without the packages stops at once with one line
 # naming them and `make deps`, instead of failing later on a missing protoc-c or header.
 # The targets that install them (deps, run, test, bench) check after installing.
-NO_CHECK_GOALS := deps run test bench bench-soak bench-reconcile clean format stop
+NO_CHECK_GOALS := deps run test bench bench-soak bench-reconcile bench-retention bench-scale clean format stop
 ifeq ($(filter $(NO_CHECK_GOALS),$(or $(MAKECMDGOALS),all)),)
 ifneq ($(ORCH_DEPS_CHECKED),1)
 DEPS_MISSING := $(shell scripts/deps.sh --check 2>&1)
@@ -145,6 +145,18 @@ bench-reconcile:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory all
 	@scripts/bench/reconcile.sh $(BIN)
+
+# Removing a day: dropping its partitions vs the old batched DELETE, on 5,000,000 messages over 10 days (scripts/bench/retention.sh).
+bench-retention:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@scripts/bench/retention.sh $(BIN)
+
+# How many instances of serve one PostgreSQL carries: 1, 2 and 4 against the local stack (scripts/bench/scale.sh, docs/scaling.md).
+bench-scale:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@scripts/bench/scale.sh $(BIN)
 
 format:
 	clang-format -i $(SRCS) $(wildcard src/*.h src/lib/*.h tests/unit/*.c tests/fuzz/*.c tests/fuzz/*.h)

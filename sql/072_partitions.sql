@@ -16,6 +16,52 @@
 -- Every DDL statement waits at most 1 s for its lock (lock_timeout) and is
 -- tried again by the next pass; a partition kept back says why in "kept".
 -- With p_dry_run nothing changes and the report says what would.
+-- The partition of p_parent for the UTC day p_day, created standalone and
+-- then ATTACHED (SHARE UPDATE EXCLUSIVE on the parent: writers go on), with
+-- its CHECK in place so the attach does not scan it. A history partition
+-- gets its foreign key to the messages partition of the same day (both are
+-- cut by message id at the same bounds). Returns its name, or NULL when it
+-- exists. (The current definition; migration 0006 made the first.)
+-- A messages partition leaves a tenth of each page free (fillfactor 90,
+-- migration 0007): the pipeline's routing_calls update, which changes no
+-- indexed column, then finds room on its row's page and stays HOT
+-- (docs/dba.md, "Updates and HOT"). History rows are never updated and the
+-- outbox's updates all change an indexed column: those keep 100.
+CREATE OR REPLACE FUNCTION orch.partition_create(p_parent text, p_day date) RETURNS text
+LANGUAGE plpgsql
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_name text := p_parent || '_p' || to_char(p_day, 'YYYYMMDD');
+    v_from uuid := uuid_v7_floor(p_day::timestamp AT TIME ZONE 'UTC');
+    v_to uuid := uuid_v7_floor((p_day + 1)::timestamp AT TIME ZONE 'UTC');
+    v_key text := CASE p_parent WHEN 'sms_messages' THEN 'id' WHEN 'sms_status_history' THEN 'message_id'
+                                WHEN 'outbox' THEN 'msg_id' END;
+BEGIN
+    IF v_key IS NULL THEN
+        RAISE EXCEPTION 'orch.partition_create: % is not a partitioned table of orch', p_parent;
+    END IF;
+    IF to_regclass('orch_part.' || v_name) IS NOT NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('CREATE TABLE orch_part.%I (LIKE orch.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)%s',
+                   v_name, p_parent, CASE p_parent WHEN 'sms_messages' THEN ' WITH (fillfactor = 90)' ELSE '' END);
+    EXECUTE format('ALTER TABLE orch_part.%I ADD CONSTRAINT %I CHECK (%I >= %L AND %I < %L)',
+                   v_name, v_name || '_bound', v_key, v_from, v_key, v_to);
+    IF p_parent = 'sms_status_history' THEN
+        PERFORM partition_create('sms_messages', p_day);
+        EXECUTE format('ALTER TABLE orch_part.%I ADD FOREIGN KEY (message_id) REFERENCES orch_part.%I (id) ON DELETE CASCADE',
+                       v_name, 'sms_messages_p' || to_char(p_day, 'YYYYMMDD'));
+    END IF;
+    EXECUTE format('ALTER TABLE orch.%I ATTACH PARTITION orch_part.%I FOR VALUES FROM (%L) TO (%L)',
+                   p_parent, v_name, v_from, v_to);
+    EXECUTE format('ALTER TABLE orch_part.%I DROP CONSTRAINT %I', v_name, v_name || '_bound');
+    EXECUTE format('COMMENT ON TABLE orch_part.%I IS %L', v_name,
+                   format('Partition of orch.%s: ids of %s (UTC)', p_parent, p_day));
+    RETURN v_name;
+END
+$$;
+
 -- The bounds of a range partition (NULL for MINVALUE/MAXVALUE or the default partition).
 CREATE OR REPLACE FUNCTION orch.partition_upper(p_partition oid) RETURNS uuid
 LANGUAGE sql STABLE

@@ -255,11 +255,18 @@ static enum MHD_Result queue(struct http_request *req, struct http_response *res
 		MHD_create_response_from_buffer(resp->body.len, resp->body.data, MHD_RESPMEM_MUST_COPY);
 	MHD_add_response_header(r, "Content-Type", resp->content_type);
 	MHD_add_response_header(r, "X-Request-ID", req->request_id);
-	for (char *line = resp->headers.data; *line;) {
-		char *nl = strchr(line, '\n'), *colon = strchr(line, ':');
-		*nl = '\0';
-		*colon = '\0';
-		MHD_add_response_header(r, line, colon + 2);
+	/* The handler's "Name: value\n" lines, read without changing them: libmicrohttpd
+	 * can call on_request again for a resumed connection (seen while draining on
+	 * SIGTERM), and a second pass over lines cut in place found no newline. */
+	for (const char *line = resp->headers.data; *line;) {
+		const char *nl = strchr(line, '\n'), *colon = strchr(line, ':');
+		if (!nl || !colon || colon > nl || colon + 2 > nl)
+			break;
+		char *name = xstrndup(line, (size_t)(colon - line));
+		char *value = xstrndup(colon + 2, (size_t)(nl - colon - 2));
+		MHD_add_response_header(r, name, value);
+		free(name);
+		free(value);
 		line = nl + 1;
 	}
 	enum MHD_Result rc = MHD_queue_response(req->conn, (unsigned)resp->status, r);
