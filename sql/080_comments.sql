@@ -163,6 +163,7 @@ COMMENT ON FUNCTION orch.idempotency_lookup(text, text) IS 'The stored answer of
 COMMENT ON FUNCTION orch.uuid_v7() IS 'A new UUIDv7 (the clock in ms first): every outbox msg_id, so the outbox is cut by time';
 COMMENT ON FUNCTION orch.uuid_v7_floor(timestamptz) IS 'The smallest UUIDv7 of the millisecond of a time: the partition bound of that time';
 COMMENT ON FUNCTION orch.uuid_v7_time(uuid) IS 'The creation time a UUIDv7 carries (ms)';
+COMMENT ON FUNCTION orch.partition_drop(text[], text[]) IS 'Drops partitions under ACCESS EXCLUSIVE on their parents, taken first in a fixed order, waiting at most 50 ms a try (10 tries): the service is held up at most that long; false when no try got the locks';
 COMMENT ON FUNCTION orch.partition_create(text, date) IS 'Creates and attaches the partition of sms_messages, sms_status_history or outbox for one UTC day (history: with its foreign key to that day''s messages); NULL when it exists';
 COMMENT ON FUNCTION orch.partition_parent_like(text, text, text[]) IS 'Migration 0006: a partitioned parent like the old table, with its indexes by their names so the attach reuses them';
 COMMENT ON FUNCTION orch.partition_upkeep(boolean, interval, interval, timestamptz) IS 'Every reconcile pass: creates the days ahead, drops the days past retention (never one with open messages or unpublished outbox rows), counts the default partitions'' rows; dry: reports only';

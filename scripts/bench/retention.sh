@@ -212,6 +212,12 @@ hot_rows() {
 	             LEFT JOIN pg_inherits i ON i.inhrelid = s.relid LEFT JOIN pg_class p ON p.oid = i.inhparent
 	             WHERE s.schemaname IN ('orch', 'orch_part') GROUP BY 1 ORDER BY 1"
 }
+# BENCH_RETENTION_FILLFACTOR: another fillfactor for today's messages partition (the one the runs write), to compare
+if [ -n "${BENCH_RETENTION_FILLFACTOR:-}" ]; then
+	[[ $BENCH_RETENTION_FILLFACTOR =~ ^[0-9]+$ ]] && [ "$BENCH_RETENTION_FILLFACTOR" -ge 10 ] && [ "$BENCH_RETENTION_FILLFACTOR" -le 100 ] ||
+		die "BENCH_RETENTION_FILLFACTOR must be 10..100 (got '$BENCH_RETENTION_FILLFACTOR')"
+	q -c "ALTER TABLE orch_part.sms_messages_p$(tr -d - <<<"$TODAY") SET (fillfactor = $BENCH_RETENTION_FILLFACTOR)" >/dev/null
+fi
 sleep 2 # (a backend's statistics reach pg_stat_user_tables within a second)
 hot_rows >"$OUT/retention-hot-before.txt"
 FULL=()
