@@ -83,12 +83,19 @@ AS $$
 $$;
 
 -- Drops the given partitions (in this order) of the parents p_parents.
--- DROP TABLE of a partition takes ACCESS EXCLUSIVE on its parent, and
--- while it waits for the lock every new reader and writer of the parent
--- queues behind it: each try waits at most 50 ms (the longest the accept
--- path is held up), the parents locked first in a fixed order, then the
--- drops (a moment: no data is read). Up to 10 tries, 100-200 ms apart;
--- false when every try timed out (the next pass tries again).
+-- DROP TABLE of a partition takes ACCESS EXCLUSIVE on the partition and on
+-- its parent; while it waits for a lock, every new reader and writer of
+-- that table queues behind it. So each try waits at most 50 ms for a lock
+-- (the longest the service is held up): the partitions first (only the
+-- queries that do not prune to a day touch an old one; the accept path's
+-- inserts do not), then the parents in a fixed order, then the drops (a
+-- moment: no data is read). Up to 10 tries, 100-200 ms apart; false when
+-- every try timed out (the next pass tries again).
+-- An autovacuum of a partition to drop holds a lock that conflicts, for
+-- minutes, and PostgreSQL cancels it for a waiter only after
+-- deadlock_timeout (1 s), longer than a try waits: it is cancelled here
+-- (pg_cancel_backend, when the function's owner may; nothing is lost, the
+-- table goes).
 CREATE OR REPLACE FUNCTION orch.partition_drop(p_parents text[], p_partitions text[]) RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
@@ -98,7 +105,18 @@ DECLARE
 BEGIN
     FOR i IN 1..10 LOOP
         BEGIN
+            PERFORM pg_cancel_backend(a.pid) FROM pg_stat_activity a
+            WHERE a.backend_type = 'autovacuum worker' AND a.datname = current_database()
+              AND EXISTS (SELECT 1 FROM unnest(p_partitions) AS x(name)
+                          WHERE a.query LIKE '%orch_part.' || x.name || '%');
+        EXCEPTION WHEN insufficient_privilege THEN
+            NULL;
+        END;
+        BEGIN
             PERFORM set_config('lock_timeout', '50ms', true);
+            FOREACH t IN ARRAY p_partitions LOOP
+                EXECUTE format('LOCK TABLE orch_part.%I IN ACCESS EXCLUSIVE MODE', t);
+            END LOOP;
             FOREACH t IN ARRAY p_parents LOOP
                 EXECUTE format('LOCK TABLE orch.%I IN ACCESS EXCLUSIVE MODE', t);
             END LOOP;

@@ -17,8 +17,8 @@
 #     (10) UTC days before today, each day in partitions of its own,
 #     SUBMITTED, with 3 history rows and 3 published outbox rows each (status
 #     event, request, operator publish; CloudEvent-sized payloads), loaded as
-#     a restore would (session_replication_role = replica), then VACUUM
-#     ANALYZE and CHECKPOINT.
+#     a restore would (session_replication_role = replica), then VACUUM (FREEZE,
+#     ANALYZE) and CHECKPOINT, as a database vacuumed while it grew.
 #  3. phase b REPS times on the full tables: the median, and its ratio to
 #     the empty median (goal >= 0.9).
 #  4. the removals, oldest day first, after a CHECKPOINT each (so both pay
@@ -140,16 +140,31 @@ phase_b() {
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
+# reset_tables: the four tables emptied. serve's transactions take their locks in
+# other orders than a TRUNCATE, which can close a deadlock whose victim is
+# serve's: each try waits at most 150 ms (under deadlock_timeout), for up to 60 s.
+reset_tables() {
+	local i
+	for ((i = 0; i < 400; i++)); do
+		q -c "SET lock_timeout = '150ms'" \
+			-c "TRUNCATE orch.outbox, orch.sms_messages, orch.sms_status_history, orch.idempotency_keys CASCADE" \
+			>/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	die "TRUNCATE did not get its locks in 60 s"
+}
+
 # ---------------------------------------------------------------- 1. empty
 EMPTY=()
 for ((r = 1; r <= REPS; r++)); do
-	q -c "TRUNCATE orch.outbox, orch.sms_messages, orch.sms_status_history, orch.idempotency_keys CASCADE" -c CHECKPOINT >/dev/null
+	reset_tables
+	q -c CHECKPOINT >/dev/null
 	EMPTY+=("$(phase_b "$OUT/retention-b-empty-$r.out")")
 	say "phase b, empty tables, run $r: ${EMPTY[-1]} messages/s"
 	settle
 done
 B_EMPTY=$(printf '%s\n' "${EMPTY[@]}" | median)
-q -c "TRUNCATE orch.outbox, orch.sms_messages, orch.sms_status_history, orch.idempotency_keys CASCADE" >/dev/null
+reset_tables
 
 # ---------------------------------------------------------------- 2. fill
 PER_DAY=$(((N + DAYS - 1) / DAYS))
@@ -196,7 +211,11 @@ CROSS JOIN LATERAL (SELECT (lpad(to_hex((extract(epoch FROM d.t) * 1000)::bigint
 SQL
 	say "  day $(q -c "SELECT '$TODAY'::date - $k"): $PER_DAY messages ($((($(now_ms) - t0) / 1000)) s so far)"
 done
-q -c "VACUUM (ANALYZE) orch.sms_messages" -c "VACUUM (ANALYZE) orch.sms_status_history" -c "VACUUM (ANALYZE) orch.outbox" -c CHECKPOINT >/dev/null
+# frozen as well: a database that grew over 10 days was vacuumed as it grew;
+# without it autovacuum would freeze the 10 days during the runs below.
+say "VACUUM (FREEZE, ANALYZE) of the loaded days"
+q -c "VACUUM (FREEZE, ANALYZE) orch.sms_messages" -c "VACUUM (FREEZE, ANALYZE) orch.sms_status_history" \
+	-c "VACUUM (FREEZE, ANALYZE) orch.outbox" -c CHECKPOINT >/dev/null
 FILL_S=$((($(now_ms) - t0) / 1000))
 COUNTS=$(q -c "SELECT (SELECT count(*) FROM orch.sms_messages) || ' messages, ' || (SELECT count(*) FROM orch.sms_status_history)
                      || ' history rows, ' || (SELECT count(*) FROM orch.outbox) || ' outbox rows, '
