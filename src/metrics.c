@@ -75,7 +75,7 @@ static struct {
 static const char *const known_findings[] = { "routed_published", "routed_past_window", "routed_in_window",
 					      "routed_never_attempted", "routed_without_row", "expired",
 					      "operator_row_withdrawn", "queued_stuck", "queued_waiting", "retry_overdue",
-					      "scheduled_overdue", "operator_limit_waiting" };
+					      "scheduled_overdue", "operator_limit_waiting", "partition_default_rows" };
 static struct {
 	char name[48];
 	uint64_t found;
