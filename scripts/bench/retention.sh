@@ -19,8 +19,12 @@
 #     event, request, operator publish; CloudEvent-sized payloads), loaded as
 #     a restore would (session_replication_role = replica), then VACUUM (FREEZE,
 #     ANALYZE) and CHECKPOINT, as a database vacuumed while it grew.
-#  3. phase b REPS times on the full tables: the median, and its ratio to
-#     the empty median (goal >= 0.9).
+#  3. once no autovacuum worker is busy and the kernel has written back its
+#     dirty pages (the load's aftermath, which a database that grew over
+#     days does not have), phase b REPS times on the full tables: the
+#     median, and its ratio to the empty median (goal >= 0.9). What
+#     PostgreSQL was busy with during each run, sampled every second:
+#     .run/bench/retention-b-{empty,full}-<run>.activity.
 #  4. the removals, oldest day first, after a CHECKPOINT each (so both pay
 #     their full-page images):
 #       quiet:     drop the oldest day (orch.partition_upkeep, retention
@@ -59,10 +63,11 @@ for tool in wrk curl jq psql awk; do command -v "$tool" >/dev/null || die "$tool
 	die "make run is serving; stop it first (make stop)"
 
 mkdir -p "$OUT"
-SERVE_PID=
+SERVE_PID= SAMPLER=
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
+	[ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null
 	if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
 		kill -TERM "$SERVE_PID" 2>/dev/null || true
 		wait "$SERVE_PID" 2>/dev/null || true
@@ -154,12 +159,47 @@ reset_tables() {
 	die "TRUNCATE did not get its locks in 60 s"
 }
 
+# quiesce: the load's aftermath is over before the full runs, as in a database
+# that grew over days: no autovacuum worker busy and the kernel's dirty pages
+# written back (at most 600 s), then a CHECKPOINT. Prints what it waited for.
+quiesce() {
+	local i av dirty t0
+	t0=$(now_ms)
+	for ((i = 0; i < 600; i++)); do
+		av=$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
+		dirty=$(awk '/^(Dirty|Writeback):/ { s += $2 } END { print int(s / 1024) }' /proc/meminfo)
+		[ "$av" -eq 0 ] && [ "$dirty" -lt 64 ] && break
+		sleep 1
+	done
+	q -c CHECKPOINT >/dev/null
+	echo "$((($(now_ms) - t0) / 1000)) s (autovacuum workers: $av, dirty: $dirty MB)"
+}
+# sample FILE: every second until killed, what PostgreSQL is busy with (pg_stat_activity, active
+# backends but this one) and the kernel's dirty MB: a slow run says why.
+sample() {
+	local out=$1
+	: >"$out"
+	while :; do
+		{
+			echo "-- $(date -u +%T.%N | cut -c1-12) dirty $(awk '/^(Dirty|Writeback):/ { s += $2 } END { print int(s / 1024) }' /proc/meminfo) MB"
+			q -F ' | ' -c "SELECT backend_type, coalesce(wait_event_type || ':' || wait_event, 'cpu'),
+			                      regexp_replace(left(query, 90), '\s+', ' ', 'g')
+			               FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()
+			                 AND backend_type <> 'walsender' ORDER BY 1, 2" 2>/dev/null || true
+		} >>"$out"
+		sleep 1
+	done
+}
 # ---------------------------------------------------------------- 1. empty
 EMPTY=()
 for ((r = 1; r <= REPS; r++)); do
 	reset_tables
 	q -c CHECKPOINT >/dev/null
+	sample "$OUT/retention-b-empty-$r.activity" &
+	SAMPLER=$!
 	EMPTY+=("$(phase_b "$OUT/retention-b-empty-$r.out")")
+	kill "$SAMPLER" 2>/dev/null || true
+	wait "$SAMPLER" 2>/dev/null || true
 	say "phase b, empty tables, run $r: ${EMPTY[-1]} messages/s"
 	settle
 done
@@ -238,11 +278,16 @@ if [ -n "${BENCH_RETENTION_FILLFACTOR:-}" ]; then
 	q -c "ALTER TABLE orch_part.sms_messages_p$(tr -d - <<<"$TODAY") SET (fillfactor = $BENCH_RETENTION_FILLFACTOR)" >/dev/null
 fi
 sleep 2 # (a backend's statistics reach pg_stat_user_tables within a second)
+say "waiting for the load's aftermath: $(quiesce)"
 hot_rows >"$OUT/retention-hot-before.txt"
 FULL=()
 for ((r = 1; r <= REPS; r++)); do
 	q -c CHECKPOINT >/dev/null
+	sample "$OUT/retention-b-full-$r.activity" &
+	SAMPLER=$!
 	FULL+=("$(phase_b "$OUT/retention-b-full-$r.out")")
+	kill "$SAMPLER" 2>/dev/null || true
+	wait "$SAMPLER" 2>/dev/null || true
 	say "phase b, $N messages in the tables, run $r: ${FULL[-1]} messages/s"
 	settle
 done

@@ -12,6 +12,9 @@
  *                                         each, the rest queue (its latency grows with the load)
  *   POST /control?fail=UNAVAILABLE        fail every call with this status
  *   POST /control?fail=UNAVAILABLE&fail_first=2   fail only the next 2 calls
+ *   POST /control?fail=UNAVAILABLE&fail_to=+1415555   fail only calls for destinations with this
+ *                                         prefix (and count only those against fail_first): other
+ *                                         messages still in flight do not use up the failures
  *   POST /control?reset=1                 behave again
  *   GET  /calls                           the calls received: JSON lines
  *                                         {"at_ms","message_id","attempt","destination","status"}
@@ -64,6 +67,7 @@ static struct {
 	pthread_cond_t worker_free;
 	grpc_status_code fail;
 	int fail_first; /* >0: fail only this many more calls */
+	char fail_to[32]; /* non-empty: fail only calls whose destination starts with it */
 	struct buf calls; /* the call log, JSON lines */
 	int ncalls;
 	volatile sig_atomic_t stop;
@@ -164,7 +168,9 @@ static void decide(struct srv_call *c)
 	if (grpc_slice_str_cmp(c->details.method, METHOD) != 0) {
 		c->status = GRPC_STATUS_UNIMPLEMENTED;
 		snprintf(c->detail, sizeof(c->detail), "unknown method");
-	} else if (st.fail != GRPC_STATUS_OK && (st.fail_first < 0 || st.fail_first > 0)) {
+	} else if (st.fail != GRPC_STATUS_OK && (st.fail_first < 0 || st.fail_first > 0) &&
+		   (!st.fail_to[0] ||
+		    (req && req->destination && !strncmp(req->destination, st.fail_to, strlen(st.fail_to))))) {
 		c->status = st.fail;
 		snprintf(c->detail, sizeof(c->detail), "stand-in told to fail");
 		if (st.fail_first > 0 && --st.fail_first == 0)
@@ -310,6 +316,7 @@ static void control_set(struct MHD_Connection *conn, struct buf *out)
 		pthread_cond_broadcast(&st.worker_free);
 		st.fail = GRPC_STATUS_OK;
 		st.fail_first = -1;
+		st.fail_to[0] = '\0';
 	}
 	if ((v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "delay_ms")))
 		st.delay_ms = atoi(v);
@@ -318,9 +325,16 @@ static void control_set(struct MHD_Connection *conn, struct buf *out)
 		if (parse_status(v, &code) == 0) {
 			st.fail = code;
 			st.fail_first = -1;
+			st.fail_to[0] = '\0'; /* every destination, unless fail_to says otherwise */
 		} else {
 			buf_addf(out, "unknown status %s\n", v);
 		}
+	}
+	if ((v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fail_to"))) {
+		if (strlen(v) < sizeof(st.fail_to))
+			snprintf(st.fail_to, sizeof(st.fail_to), "%s", v);
+		else
+			buf_addf(out, "fail_to longer than %zu characters\n", sizeof(st.fail_to) - 1);
 	}
 	if ((v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "workers"))) {
 		st.workers = atoi(v);
@@ -332,8 +346,10 @@ static void control_set(struct MHD_Connection *conn, struct buf *out)
 		buf_reset(&st.calls);
 		st.ncalls = 0;
 	}
-	buf_addf(out, "{\"delay_ms\":%d,\"workers\":%d,\"fail\":%d,\"fail_first\":%d,\"calls\":%d}\n", st.delay_ms,
-		 st.workers, (int)st.fail, st.fail_first, st.ncalls);
+	buf_addf(out, "{\"delay_ms\":%d,\"workers\":%d,\"fail\":%d,\"fail_first\":%d,\"fail_to\":", st.delay_ms,
+		 st.workers, (int)st.fail, st.fail_first);
+	buf_add_json_str(out, st.fail_to, strlen(st.fail_to));
+	buf_addf(out, ",\"calls\":%d}\n", st.ncalls);
 	pthread_mutex_unlock(&st.lock);
 }
 

@@ -75,8 +75,9 @@ reaches "$eid" EXPIRED 10 "past valid_until -> EXPIRED"
 is "$(dead_letter "$eid")" '["EXPIRED","expired"]' "... with a dead letter"
 
 # First 2 calls UNAVAILABLE -> retried after about 1 s and 2 s -> SUBMITTED.
-routing_control "fail=UNAVAILABLE&fail_first=2"
-id=$(send_to +14155550100)
+# (fail_to: only this message's destination fails, so that no other call uses up the failures)
+routing_control "fail=UNAVAILABLE&fail_first=2&fail_to=%2B14155550171"
+id=$(send_to +14155550171)
 reaches "$id" SUBMITTED 15 "first 2 calls UNAVAILABLE -> SUBMITTED"
 at=$(calls_for "$id" | jq -s -c 'map(.at_ms)')
 gaps=$(jq -c '[.[1] - .[0], .[2] - .[1]]' <<<"$at")
@@ -89,8 +90,8 @@ is "$(stream SMS_OUTBOUND | jq -r --arg id "$id" 'select(.headers["Orch-Message-
 	"sms.outbound.request,sms.outbound.retry,sms.outbound.retry" "each retry went through sms.outbound.retry"
 
 # Always UNAVAILABLE -> FAILED retries_exhausted after 4 calls.
-routing_control "fail=UNAVAILABLE"
-id=$(send_to +14155550100)
+routing_control "fail=UNAVAILABLE&fail_to=%2B14155550172"
+id=$(send_to +14155550172)
 reaches "$id" FAILED 15 "always UNAVAILABLE -> FAILED"
 routing_control reset=1
 is "$(sql "SELECT last_error_code || ' ' || attempt_count FROM orch.sms_messages WHERE id = '$id'")" "retries_exhausted 4" "... retries_exhausted after 4 attempts"
@@ -109,8 +110,8 @@ is "$(on_operator_stream "$id" | wc -l)" 1 "... and nothing new on smpp.operator
 is "$(calls_for "$id" | wc -l)" 1 "... and routing-engine was not called again"
 
 # serve killed while a message waits in RETRY_SCHEDULED -> retried on schedule after restart.
-routing_control "fail=UNAVAILABLE&fail_first=1"
-id=$(send_to +14155550100)
+routing_control "fail=UNAVAILABLE&fail_first=1&fail_to=%2B14155550173"
+id=$(send_to +14155550173)
 reaches "$id" RETRY_SCHEDULED 5 "a message RETRY_SCHEDULED"
 kill -KILL "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null; SERVE_PID=
 start_serve || exit 1
