@@ -12,7 +12,8 @@
 # nothing the benchmark measures):
 #  1. phase b of `make bench` (wrk POST /v1/sms/send, 1 message + key per
 #     request, 64 connections, 2 threads, BENCH_SECONDS) BENCH_RETENTION_REPS
-#     times on empty tables (TRUNCATE before each): the median messages/s.
+#     (5) times on empty tables (TRUNCATE before each), after a warm-up run
+#     that is printed and not counted (so is every series below).
 #  2. BENCH_RETENTION_MESSAGES (5,000,000) messages over the BENCH_RETENTION_DAYS
 #     (10) UTC days before today, each day in partitions of its own,
 #     SUBMITTED, with 3 history rows and 3 published outbox rows each (status
@@ -36,6 +37,10 @@
 #                  window), and phase b while the day after it is deleted
 #                  (the window starts 1 s into the DELETE): messages/s, as a
 #                  ratio to step 3's median.
+#  5. phase b REPS times on empty tables again (the loaded days emptied by
+#     TRUNCATE). The empty median is of steps 1 and 5 together: they
+#     bracket step 3, so a drift of the shared machine over the half hour
+#     moves both sides alike.
 # Prints a table, also in .run/bench/retention.txt.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -43,7 +48,7 @@ BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 [ -x "$BIN" ] || { echo "bench-retention: $BIN is not an executable" >&2; exit 2; }
 N=${BENCH_RETENTION_MESSAGES:-5000000}
 DAYS=${BENCH_RETENTION_DAYS:-10}
-REPS=${BENCH_RETENTION_REPS:-3}
+REPS=${BENCH_RETENTION_REPS:-5}
 SECS=${BENCH_SECONDS:-15}
 BATCH=1000
 DB=orch_retention
@@ -67,7 +72,7 @@ SERVE_PID= SAMPLER=
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	[ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null
+	[ -z "$SAMPLER" ] || kill "$SAMPLER" 2>/dev/null || true
 	if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
 		kill -TERM "$SERVE_PID" 2>/dev/null || true
 		wait "$SERVE_PID" 2>/dev/null || true
@@ -190,20 +195,35 @@ sample() {
 		sleep 1
 	done
 }
-# ---------------------------------------------------------------- 1. empty
-EMPTY=()
-for ((r = 1; r <= REPS; r++)); do
-	reset_tables
-	q -c CHECKPOINT >/dev/null
-	sample "$OUT/retention-b-empty-$r.activity" &
-	SAMPLER=$!
-	EMPTY+=("$(phase_b "$OUT/retention-b-empty-$r.out")")
-	kill "$SAMPLER" 2>/dev/null || true
-	wait "$SAMPLER" 2>/dev/null || true
-	say "phase b, empty tables, run $r: ${EMPTY[-1]} messages/s"
-	settle
-done
-B_EMPTY=$(printf '%s\n' "${EMPTY[@]}" | median)
+# series NAME ARRAY [reset]: a warm-up run of phase b (printed, not counted),
+# then REPS runs, each after a CHECKPOINT (and with "reset", after emptying
+# the tables), sampled; the REPS rates into ARRAY.
+series() {
+	local name=$1 reset=${3:-} r rate
+	local -n rates=$2
+	rates=()
+	for ((r = 0; r <= REPS; r++)); do
+		[ -z "$reset" ] || reset_tables
+		q -c CHECKPOINT >/dev/null
+		sample "$OUT/retention-b-$name-$r.activity" &
+		SAMPLER=$!
+		rate=$(phase_b "$OUT/retention-b-$name-$r.out")
+		kill "$SAMPLER" 2>/dev/null || true
+		wait "$SAMPLER" 2>/dev/null || true
+		SAMPLER=
+		if [ "$r" -eq 0 ]; then
+			say "phase b, $name, warm-up: $rate messages/s (not counted)"
+		else
+			rates+=("$rate")
+			say "phase b, $name, run $r: $rate messages/s"
+		fi
+		settle
+	done
+}
+# (empty: before the load, and again after the removals, so that the two
+# series bracket the full one: a drift of the shared machine over the
+# bench's half hour moves both alike)
+series empty EMPTY reset
 reset_tables
 
 # ---------------------------------------------------------------- 2. fill
@@ -280,17 +300,7 @@ fi
 sleep 2 # (a backend's statistics reach pg_stat_user_tables within a second)
 say "waiting for the load's aftermath: $(quiesce)"
 hot_rows >"$OUT/retention-hot-before.txt"
-FULL=()
-for ((r = 1; r <= REPS; r++)); do
-	q -c CHECKPOINT >/dev/null
-	sample "$OUT/retention-b-full-$r.activity" &
-	SAMPLER=$!
-	FULL+=("$(phase_b "$OUT/retention-b-full-$r.out")")
-	kill "$SAMPLER" 2>/dev/null || true
-	wait "$SAMPLER" 2>/dev/null || true
-	say "phase b, $N messages in the tables, run $r: ${FULL[-1]} messages/s"
-	settle
-done
+series full FULL
 B_FULL=$(printf '%s\n' "${FULL[@]}" | median)
 sleep 2
 hot_rows >"$OUT/retention-hot-after.txt"
@@ -372,6 +382,11 @@ DEL2_MS=$(($(now_ms) - t0))
 say "phase b while $DAY4 was deleted ($DEL2_MS ms; still deleting at the window's end: $DEL_RUNNING): $B_DEL messages/s"
 settle
 
+# ---------------------------------------------------------------- 5. empty again
+# (the loaded days dropped by TRUNCATE: the partitions stay, as in step 1)
+series empty-after EMPTY2 reset
+B_EMPTY=$(printf '%s\n' "${EMPTY[@]}" "${EMPTY2[@]}" | median)
+
 # ---------------------------------------------------------------- report
 {
 	echo "bench-retention: $COUNTS after the load ($N messages over $DAYS days, loaded in $FILL_S s); phase b = wrk POST /v1/sms/send -t2 -c64 -d${SECS}s"
@@ -380,12 +395,12 @@ settle
 	printf '%-58s %9s ms %14s\n' "old batched DELETE (batches of $BATCH): $DAY3" "$DEL_MS" "$(mb "$DEL_WAL")"
 	printf '%-58s %9s ms %14s\n' "  + the VACUUM it leaves behind ($DEAD dead tuples)" "$VAC_MS" "$(mb "$VAC_WAL")"
 	echo "  DELETE / drop: wall x$(ratio "$DEL_MS" "$DROP_MS"), WAL x$(ratio "$DEL_WAL" "$DROP_WAL") (x$(ratio $((DEL_WAL + VAC_WAL)) "$DROP_WAL") with its VACUUM)"
-	printf '%-58s %12s %14s\n' "phase b (median of $REPS)" "messages/s" "ratio"
+	printf '%-58s %12s %14s\n' "phase b (median of $REPS runs; empty: of $((2 * REPS)))" "messages/s" "ratio"
 	printf '%-58s %12s %14s\n' "empty tables" "$B_EMPTY" "-"
 	printf '%-58s %12s %14s\n' "$N messages in the tables" "$B_FULL" "$(ratio "$B_FULL" "$B_EMPTY") of empty (goal >= 0.9: $(awk -v r="$(ratio "$B_FULL" "$B_EMPTY")" 'BEGIN { print (r >= 0.9) ? "met" : "NOT met" }'))"
 	printf '%-58s %12s %14s\n' "during a drop ($DAY2, $DROP2_MS ms)" "$B_DROP" "$(ratio "$B_DROP" "$B_FULL") of full"
 	printf '%-58s %12s %14s\n' "during a DELETE ($DAY4, $DEL2_MS ms)" "$B_DEL" "$(ratio "$B_DEL" "$B_FULL") of full"
-	echo "  runs: empty ${EMPTY[*]}; full ${FULL[*]}"
+	echo "  runs (each series after a warm-up run): empty before the load ${EMPTY[*]}; full ${FULL[*]}; empty after the removals ${EMPTY2[*]}"
 	echo "updates during the full runs (with what serve did to move them on), n_tup_hot_upd / n_tup_upd per table:"
 	printf '%s\n' "$HOT"
 } | tee "$OUT/retention.txt"
