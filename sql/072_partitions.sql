@@ -17,7 +17,10 @@
 -- EXCLUSIVE: readers and writers go on); a drop at most 50 ms a try, 10
 -- tries (orch.partition_drop: its ACCESS EXCLUSIVE holds the service up
 -- while it waits). What did not get its lock is tried again by the next
--- pass; a partition kept back says why in "kept".
+-- pass; a partition kept back says why in "kept". One call makes at most
+-- one drop, or the creates and no drop: a drop's lock on the parents lasts
+-- to the end of the transaction, so each is committed before the next
+-- ("more": true; the reconcile pass calls again, in a transaction of its own).
 -- With p_dry_run nothing changes and the report says what would.
 -- The partition of p_parent for the UTC day p_day, created standalone and
 -- then ATTACHED (SHARE UPDATE EXCLUSIVE on the parent: writers go on), with
@@ -148,6 +151,8 @@ DECLARE
     r record;
     v_name text;
     v_busy boolean;
+    v_did boolean := false; -- this call has locked a parent (a create or a drop): no further drop
+    v_more boolean := false; -- a drop was left to the next call
     n bigint;
 BEGIN
     -- Ahead.
@@ -174,6 +179,14 @@ BEGIN
         v_created := v_created || to_jsonb(v_name);
     END LOOP;
 
+    -- One drop a call (the caller calls again while "more"): a drop's
+    -- ACCESS EXCLUSIVE on the parents lasts until the transaction ends, and
+    -- a second drop in the same one would keep every accept waiting while it
+    -- tries (measured: 2.3 s, and a deadlock with the relay's claim, which
+    -- holds the outbox partitions and reads sms_messages). The creates above
+    -- hold their parents' SHARE UPDATE EXCLUSIVE likewise: after them, no drop.
+    v_did := NOT p_dry_run AND jsonb_array_length(v_created) > 0;
+
     -- Behind: messages with their history, day by day.
     IF p_message_retention IS NOT NULL AND p_message_retention > interval '0' THEN
         FOR r IN SELECT c.relname AS name, partition_upper(c.oid) AS upper_id
@@ -188,11 +201,16 @@ BEGIN
                 CONTINUE;
             END IF;
             IF NOT p_dry_run THEN
+                IF v_did THEN
+                    v_more := true;
+                    CONTINUE;
+                END IF;
                 IF NOT partition_drop(ARRAY['sms_messages', 'sms_status_history'],
                                       ARRAY[replace(r.name, 'sms_messages', 'sms_status_history'), r.name]) THEN
                     v_kept := v_kept || jsonb_build_object('partition', r.name, 'reason', 'lock_timeout');
                     CONTINUE;
                 END IF;
+                v_did := true;
             END IF;
             v_dropped := v_dropped || to_jsonb(replace(r.name, 'sms_messages', 'sms_status_history'))
                                    || to_jsonb(r.name);
@@ -211,10 +229,15 @@ BEGIN
             CONTINUE;
         END IF;
         IF NOT p_dry_run THEN
+            IF v_did THEN
+                v_more := true;
+                CONTINUE;
+            END IF;
             IF NOT partition_drop(ARRAY['outbox'], ARRAY[r.name]) THEN
                 v_kept := v_kept || jsonb_build_object('partition', r.name, 'reason', 'lock_timeout');
                 CONTINUE;
             END IF;
+            v_did := true;
         END IF;
         v_dropped := v_dropped || to_jsonb(r.name);
     END LOOP;
@@ -241,6 +264,6 @@ BEGIN
     END LOOP;
 
     RETURN jsonb_build_object('dryRun', p_dry_run, 'created', v_created, 'dropped', v_dropped, 'kept', v_kept,
-                              'defaultRows', v_default);
+                              'defaultRows', v_default, 'more', v_more);
 END
 $$;

@@ -94,23 +94,65 @@ static enum pass_result run_pass(PGconn *conn, const struct config *cfg, bool dr
  * dry, would), under "partitions"; rows in a default partition of messages or
  * history also become the finding partition_default_rows (an alert).
  */
-static void add_partitions(PGconn *conn, const struct config *cfg, bool dry_run, json_object *root)
+static json_object *upkeep_call(PGconn *conn, const char *const params[3])
 {
-	char msg_ret[48], outbox_ret[48];
-	interval_ms(msg_ret, sizeof(msg_ret), cfg->message_retention_ms);
-	interval_ms(outbox_ret, sizeof(outbox_ret), cfg->outbox_retention_ms);
-	const char *params[] = { dry_run ? "true" : "false", msg_ret, outbox_ret };
 	PGresult *res = PQexecParams(conn, "SELECT orch.partition_upkeep($1::boolean, $2::interval, $3::interval)", 3, NULL,
 				     params, NULL, NULL, 0);
 	json_object *up = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
 				  ? json_tokener_parse(PQgetvalue(res, 0, 0))
 				  : NULL;
-	if (!up) {
+	if (!up)
 		log_error("reconcile: partition upkeep failed", "error", db_result_error(res));
-		PQclear(res);
-		return;
-	}
 	PQclear(res);
+	return up;
+}
+
+/* Appends the elements of from's array KEY to into's. */
+static void append_array(json_object *into, json_object *from, const char *key)
+{
+	json_object *a = NULL, *b = NULL;
+	if (!json_object_object_get_ex(into, key, &a) || !json_object_is_type(a, json_type_array) ||
+	    !json_object_object_get_ex(from, key, &b) || !json_object_is_type(b, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(b); i++)
+		json_object_array_add(a, json_object_get(json_object_array_get_idx(b, i)));
+}
+
+#define UPKEEP_CALLS 32 /* at most this many drops a pass */
+
+static void add_partitions(PGconn *conn, const struct config *cfg, bool dry_run, json_object *root)
+{
+	char msg_ret[48], outbox_ret[48];
+	interval_ms(msg_ret, sizeof(msg_ret), cfg->message_retention_ms);
+	interval_ms(outbox_ret, sizeof(outbox_ret), cfg->outbox_retention_ms);
+	const char *const params[] = { dry_run ? "true" : "false", msg_ret, outbox_ret };
+	/* One drop a call, each in its own transaction (sql/072_partitions.sql): called again while
+	 * it says "more". The last call's "kept" and "defaultRows" are the pass's; "created" and
+	 * "dropped" add up. */
+	json_object *up = upkeep_call(conn, params);
+	if (!up)
+		return;
+	json_object *last = up, *more = NULL;
+	for (int i = 1; i < UPKEEP_CALLS && json_object_object_get_ex(last, "more", &more) && json_object_get_boolean(more);
+	     i++) {
+		json_object *next = upkeep_call(conn, params);
+		if (!next)
+			break;
+		append_array(up, next, "created");
+		append_array(up, next, "dropped");
+		if (last != up)
+			json_object_put(last);
+		last = next;
+	}
+	if (last != up) {
+		json_object *v = NULL;
+		if (json_object_object_get_ex(last, "kept", &v))
+			json_object_object_add(up, "kept", json_object_get(v));
+		if (json_object_object_get_ex(last, "defaultRows", &v))
+			json_object_object_add(up, "defaultRows", json_object_get(v));
+		json_object_put(last);
+	}
+	json_object_object_del(up, "more");
 	json_object *def = NULL, *findings = NULL, *v = NULL;
 	int64_t rows = 0;
 	if (json_object_object_get_ex(up, "defaultRows", &def)) {

@@ -156,6 +156,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 reset_tables() {
 	local i
 	for ((i = 0; i < 400; i++)); do
+		# (an autovacuum gives way to a waiter only after deadlock_timeout, longer than a try waits)
+		q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'
+		        AND datname = current_database()" >/dev/null 2>&1 || true
 		q -c "SET lock_timeout = '150ms'" \
 			-c "TRUNCATE orch.outbox, orch.sms_messages, orch.sms_status_history, orch.idempotency_keys CASCADE" \
 			>/dev/null 2>&1 && return 0
@@ -318,11 +321,16 @@ day_rows() { # DAY: "messages history outbox" still stored for that UTC day
 	             (SELECT count(*) FROM orch.outbox WHERE msg_id >= orch.uuid_v7_floor('$1'::date::timestamp AT TIME ZONE 'UTC')
 	                   AND msg_id < orch.uuid_v7_floor(('$1'::date + 1)::timestamp AT TIME ZONE 'UTC'))"
 }
-# drop_day K: orch.partition_upkeep with the retention that makes day TODAY-K (and no later one) due.
+# drop_day K: orch.partition_upkeep with the retention that makes day TODAY-K (and no later one)
+# due, called again while it says "more" (one drop a call and transaction), as a reconcile pass does.
 drop_day() {
-	local k=$1 out
-	out=$(q -c "SELECT orch.partition_upkeep(false, interval '$((k - 1)) days', interval '$((k - 1)) days')")
-	jq -c '.dropped' <<<"$out"
+	local k=$1 out all='[]' i
+	for ((i = 0; i < 8; i++)); do
+		out=$(q -c "SELECT orch.partition_upkeep(false, interval '$((k - 1)) days', interval '$((k - 1)) days')")
+		all=$(jq -c --argjson a "$all" '$a + .dropped' <<<"$out")
+		[ "$(jq -r '.more' <<<"$out")" = true ] || break
+	done
+	echo "$all"
 }
 delete_day() { # K: the old purge of everything before day TODAY-K+1
 	q -c "CALL bench_old.purge_before(('$TODAY'::date - $1 + 1)::timestamp AT TIME ZONE 'UTC', $BATCH)" >/dev/null
