@@ -25,7 +25,8 @@
 #     days does not have), phase b REPS times on the full tables: the
 #     median, and its ratio to the empty median (goal >= 0.9). What
 #     PostgreSQL was busy with during each run, sampled every second:
-#     .run/bench/retention-b-{empty,full}-<run>.activity.
+#     .run/bench/retention-b-{empty,full,empty-after}-<run>.activity (run 0:
+#     the warm-up).
 #  4. the removals, oldest day first, after a CHECKPOINT each (so both pay
 #     their full-page images):
 #       quiet:     drop the oldest day (orch.partition_upkeep, retention
@@ -167,6 +168,8 @@ reset_tables() {
 	die "TRUNCATE did not get its locks in 60 s"
 }
 
+# dirty_mb: the kernel's dirty and under-writeback page cache, MB.
+dirty_mb() { awk '/^(Dirty|Writeback):/ { s += $2 } END { print int(s / 1024) }' /proc/meminfo; }
 # quiesce: the load's aftermath is over before the full runs, as in a database
 # that grew over days: no autovacuum worker busy and the kernel's dirty pages
 # written back (at most 600 s), then a CHECKPOINT. Prints what it waited for.
@@ -175,7 +178,7 @@ quiesce() {
 	t0=$(now_ms)
 	for ((i = 0; i < 600; i++)); do
 		av=$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
-		dirty=$(awk '/^(Dirty|Writeback):/ { s += $2 } END { print int(s / 1024) }' /proc/meminfo)
+		dirty=$(dirty_mb)
 		[ "$av" -eq 0 ] && [ "$dirty" -lt 64 ] && break
 		sleep 1
 	done
@@ -189,7 +192,7 @@ sample() {
 	: >"$out"
 	while :; do
 		{
-			echo "-- $(date -u +%T.%N | cut -c1-12) dirty $(awk '/^(Dirty|Writeback):/ { s += $2 } END { print int(s / 1024) }' /proc/meminfo) MB"
+			echo "-- $(date -u +%T.%N | cut -c1-12) dirty $(dirty_mb) MB"
 			q -F ' | ' -c "SELECT backend_type, coalesce(wait_event_type || ':' || wait_event, 'cpu'),
 			                      regexp_replace(left(query, 90), '\s+', ' ', 'g')
 			               FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()

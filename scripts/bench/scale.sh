@@ -88,6 +88,9 @@ cores() { awk -v t="$1" -v hz="$HZ" -v ms="$2" 'BEGIN { printf "%.2f", t / hz / 
 # ("2w": one relay, pipeline, scheduler and reconciler for the whole set).
 CASES=()
 for n in $INSTANCES; do CASES+=("$n"); [ "$n" -gt 1 ] && [ "${BENCH_SCALE_SPLIT:-1}" = 1 ] && CASES+=("${n}w"); done
+# pg_stat_statements (loaded by the run stack): PostgreSQL's top statements per case
+pgss=0
+q -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 && pgss=1
 ROWS=()
 for case in "${CASES[@]}"; do
 	n=${case%w}
@@ -107,8 +110,6 @@ for case in "${CASES[@]}"; do
 		curl -sf -o /dev/null "http://127.0.0.1:$((BASE_PORT + i))/healthz" || { tail -20 "$OUT/scale-serve-$case.log" >&2; die "serve $i of $n did not start"; }
 	done
 	sleep 2 # (each instance's pools and consumer up)
-	pgss=$(q -c "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'" 2>/dev/null || echo 0)
-	[ "$pgss" = 1 ] || q -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 && pgss=1 || pgss=0
 	[ "$pgss" = 1 ] && q -c "SELECT pg_stat_statements_reset()" >/dev/null
 	c0=$(q -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'orch'")
 	l0=$(q -c "SELECT pg_current_wal_lsn()")
