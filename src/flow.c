@@ -1,4 +1,4 @@
-/* High before normal where they share the machine (see flow.h). */
+/* High (and a scheduled release burst) before normal where they share the machine (see flow.h). */
 #include "flow.h"
 
 #include <stdatomic.h>
@@ -10,6 +10,7 @@
 
 static _Atomic int64_t expected_until_ms; /* an accepted high message may be on its way until then */
 static atomic_int active;                 /* high-lane batches being processed */
+static atomic_int releasing;              /* scheduled release bursts under way */
 
 void flow_high_expected(void)
 {
@@ -29,16 +30,33 @@ void flow_high_end(void)
 
 int flow_high_busy(void) { return atomic_load(&active) > 0 || mono_ms() < atomic_load(&expected_until_ms); }
 
-int64_t flow_yield_to_high(void)
+void flow_release_begin(void) { atomic_fetch_add(&releasing, 1); }
+
+void flow_release_end(void) { atomic_fetch_sub(&releasing, 1); }
+
+int flow_releasing(void) { return atomic_load(&releasing) > 0; }
+
+/* Whether normal work should still wait, having waited `waited` ms (high: whether high work holds it too). */
+static int hold(int64_t waited, int high)
 {
-	if (!flow_high_busy())
+	return (high && waited < FLOW_YIELD_MAX_MS && flow_high_busy()) ||
+	       (waited < FLOW_RELEASE_HOLD_MAX_MS && flow_releasing());
+}
+
+static int64_t wait_while(int high)
+{
+	if (!hold(0, high))
 		return 0;
 	int64_t start = mono_ms(), now = start;
 	struct timespec ts = { 0, 1000000L };
-	while (flow_high_busy() && now - start < FLOW_YIELD_MAX_MS) {
+	while (hold(now - start, high)) {
 		nanosleep(&ts, NULL);
 		now = mono_ms();
 	}
 	metrics_inc(M_NORMAL_YIELD_MS, (uint64_t)(now - start));
 	return now - start;
 }
+
+int64_t flow_yield_normal(void) { return wait_while(1); }
+
+int64_t flow_hold_for_release(void) { return wait_while(0); }

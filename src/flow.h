@@ -10,6 +10,14 @@
  * waits before its next batch, at most FLOW_YIELD_MAX_MS at a time, so
  * normal keeps its share (far above the 10% floor) however many high
  * messages come. Process-wide: each serve yields to its own high work.
+ *
+ * The same holds normal work back while this process's scheduler releases
+ * a large due set (a campaign's sendAt): the release must be done within a
+ * second, and what it released competes with it for the same cores as soon
+ * as it is QUEUED (make bench, phase q: the last of 10,000 were released
+ * 3 s after their sendAt while the relay and the pipeline drained the first).
+ * A burst is bounded (the scheduler goes back to its pass after 5 rounds),
+ * and normal waits at most FLOW_RELEASE_HOLD_MAX_MS for it.
  */
 #ifndef ORCH_FLOW_H
 #define ORCH_FLOW_H
@@ -18,6 +26,8 @@
 
 /* The longest a normal batch waits for high work before it goes anyway. */
 #define FLOW_YIELD_MAX_MS 50
+/* The longest normal work waits for a scheduled release burst before it goes anyway. */
+#define FLOW_RELEASE_HOLD_MAX_MS 2000
 /* How long an accepted high message is expected to take to reach the high lane. */
 #define FLOW_EXPECT_MS 100
 
@@ -28,7 +38,20 @@ void flow_high_begin(void);
 void flow_high_end(void);
 /* Whether high work is in flight now. */
 int flow_high_busy(void);
-/* Before a normal batch: waits while high work is in flight, at most FLOW_YIELD_MAX_MS; returns the ms waited. */
-int64_t flow_yield_to_high(void);
+/* The scheduler began / ended releasing a large due set. */
+void flow_release_begin(void);
+void flow_release_end(void);
+/* Whether a release burst is under way now. */
+int flow_releasing(void);
+/*
+ * Before a normal batch (the pipeline's normal lane, the relay's claim): waits
+ * while high work is in flight, at most FLOW_YIELD_MAX_MS, and while a
+ * release burst is under way, at most FLOW_RELEASE_HOLD_MAX_MS; returns the
+ * ms waited.
+ */
+int64_t flow_yield_normal(void);
+/* Before the relay's claim: waits while a release burst is under way, at most FLOW_RELEASE_HOLD_MAX_MS
+   (not for high work: the relay carries high rows too); returns the ms waited. */
+int64_t flow_hold_for_release(void);
 
 #endif

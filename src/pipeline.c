@@ -483,7 +483,7 @@ static void *pipeline_main(void *arg)
 			if (w->high)
 				flow_high_begin();
 			else
-				flow_yield_to_high();
+				flow_yield_normal();
 			process(w, &list);
 			if (w->high)
 				flow_high_end();

@@ -481,6 +481,7 @@ static void *relay_main(void *arg)
 		}
 		if (!atomic_load(&relay.provisioned) && relay.cfg->nats_provision)
 			atomic_store(&relay.provisioned, bus_provisioned() || bus_provision() == 0);
+		flow_hold_for_release(); /* (a scheduled release burst of this process first: flow.h) */
 		last = one_batch();
 		if (last < 0) {
 			back_off("publish or database error");

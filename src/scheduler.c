@@ -3,6 +3,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "flow.h"
 #include "lib/log.h"
 #include "metrics.h"
 #include "relay.h"
@@ -44,10 +46,10 @@ static void sleep_until_due(int timeout_ms) { db_wait(sch.conn, sch.wake_fd, tim
  * Many scheduled messages due at once (a campaign for 10:00:00): releases
  * them two batches at a time, one on each connection, until a batch comes
  * back short. The batches are disjoint (SKIP LOCKED) and each commits on
- * its own, so the first messages are QUEUED (and on their way) while the
- * rest are released; with the relay and the pipeline draining what was
- * released, one connection alone left the last of 10,000 3 s after their
- * sendAt (make bench, phase q). Returns how many were released.
+ * its own. The caller holds this process's normal work back meanwhile
+ * (flow.h): with the relay and the pipeline draining what was released,
+ * one connection alone left the last of 10,000 3 s after their sendAt
+ * (make bench, phase q). Returns how many were released.
  */
 static long release_burst(void)
 {
@@ -80,7 +82,6 @@ static long release_burst(void)
 			if (n > 0) {
 				total += n;
 				metrics_inc(M_SCHEDULED_RELEASED, (uint64_t)n);
-				relay_wake();
 			}
 			full &= n >= atoi(RELEASE_BATCH);
 		}
@@ -110,10 +111,18 @@ static int pass(void)
 		metrics_inc(M_RETRIES_REQUEUED, (uint64_t)n);
 	if (released > 0)
 		metrics_inc(M_SCHEDULED_RELEASED, (uint64_t)released);
+	/* A full batch: a large due set (a campaign's sendAt). Normal work of this process waits while
+	   the rest is released (flow.h), the relay too: what was just released waits for the burst. */
+	bool burst = released >= atoi(RELEASE_BATCH);
+	if (burst)
+		flow_release_begin();
 	if (n > 0 || released > 0)
 		relay_wake();
-	if (released >= atoi(RELEASE_BATCH))
+	if (burst) {
 		release_burst();
+		flow_release_end();
+		relay_wake();
+	}
 	if (n >= atoi(BATCH) || released >= atoi(RELEASE_BATCH))
 		return 0;
 	return wait > MAX_SLEEP_MS ? MAX_SLEEP_MS : wait;

@@ -119,6 +119,34 @@ is "$STATUS $(jq -c '[.canceled, .notCancelable]' <<<"$BODY")" '200 [2,{"SUBMITT
 req GET "/v1/sms/bulk/$bid" -H "X-Consumer-Custom-ID: $A"
 is "$(jq -c '[.statuses.CANCELED, .statuses.SCHEDULED]' <<<"$BODY")" '[2,0]' "GET bulk after the cancel"
 
+# A campaign due at one instant: 3,000 messages with one sendAt. The scheduler's pass releases a full
+# batch, then goes on two batches at a time while this process's relay and normal pipeline workers
+# wait (flow.h); every message is released, none before its sendAt, and everything goes on after.
+yield_ms() { req GET /metrics; sed -n 's/^orch_normal_yield_ms_total \([0-9]*\)$/\1/p' <<<"$BODY"; }
+y0=$(yield_ms)
+camp=$(iso_in 15) # (time to accept the 3,000 first, under SANITIZE too)
+for b in 1 2 3; do
+	items=$(for i in $(seq 1 1000); do printf '{"to":"+14155550100","from":"ACME","body":"campaign %d","sendAt":"%s"}' "$i" "$camp"; [ "$i" -lt 1000 ] && printf ','; done)
+	bulk $A-camp "{\"messages\":[$items]}"
+	[ "$STATUS" = 202 ] || break
+done
+is "$STATUS $(sql "SELECT count(*) FROM orch.sms_messages WHERE account_id = '$A-camp' AND status = 'SCHEDULED'")" "202 3000" \
+	"3,000 messages scheduled for one second"
+_camp_done() { [ "$(sql "SELECT count(*) FROM orch.sms_messages WHERE account_id = '$A-camp' AND status = 'SUBMITTED'")" = 3000 ]; }
+wait_for "all 3,000 SUBMITTED after their sendAt" 60 _camp_done
+is "$(sql "SELECT count(*) FROM orch.sms_status_history h JOIN orch.sms_messages m ON m.id = h.message_id
+           WHERE m.account_id = '$A-camp' AND h.status = 'QUEUED' AND h.previous_status = 'SCHEDULED' AND h.at >= m.send_at")" 3000 \
+	"... each released once, none before its sendAt"
+rel=$(sql "SELECT count(DISTINCT h.xmin::text) FROM orch.sms_status_history h JOIN orch.sms_messages m ON m.id = h.message_id
+           WHERE m.account_id = '$A-camp' AND h.status = 'QUEUED'")
+diag "release transactions: $rel; QUEUED at - sendAt: $(sql "SELECT round(1000 * extract(epoch FROM max(h.at - m.send_at)))::text || ' ms at most'
+      FROM orch.sms_status_history h JOIN orch.sms_messages m ON m.id = h.message_id WHERE m.account_id = '$A-camp' AND h.status = 'QUEUED'")"
+ok "... many per transaction (at most 10 for the 3,000)" test "$rel" -le 10
+y1=$(yield_ms)
+diag "orch_normal_yield_ms_total: $y0 -> $y1"
+ok "... and normal work waited for the burst (orch_normal_yield_ms_total grew)" test "${y1:-0}" -gt "${y0:-0}"
+wait_for "... and every row is published after it" 20 no_pending
+
 # A retry with the Idempotency-Key, once its sendAt is more than 5 minutes past, gets the first answer.
 past=$(iso_in -290)
 body="{\"to\":\"+14155550100\",\"from\":\"ACME\",\"body\":\"retry\",\"sendAt\":\"$past\"}"

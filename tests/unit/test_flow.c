@@ -91,7 +91,7 @@ static void test_flow_high_yield(void **state)
 {
 	(void)state;
 	assert_false(flow_high_busy());
-	assert_int_equal(flow_yield_to_high(), 0); /* nothing high: a normal batch never waits */
+	assert_int_equal(flow_yield_normal(), 0); /* nothing high: a normal batch never waits */
 	flow_high_expected();                       /* a high accept was submitted */
 	assert_true(flow_high_busy());
 	flow_high_begin(); /* the high lane has it */
@@ -101,10 +101,25 @@ static void test_flow_high_yield(void **state)
 	flow_high_end();
 	assert_false(flow_high_busy()); /* done: the expectation ended with it */
 	flow_high_begin();
-	int64_t waited = flow_yield_to_high(); /* high work that never ends: normal goes on after the bound */
+	int64_t waited = flow_yield_normal(); /* high work that never ends: normal goes on after the bound */
 	flow_high_end();
 	assert_true(waited >= FLOW_YIELD_MAX_MS);
+	assert_true(waited < FLOW_RELEASE_HOLD_MAX_MS); /* high alone holds normal only FLOW_YIELD_MAX_MS */
 	assert_false(flow_high_busy());
+}
+
+static void test_flow_release_hold(void **state)
+{
+	(void)state;
+	assert_false(flow_releasing());
+	flow_release_begin(); /* the scheduler releases a campaign */
+	assert_true(flow_releasing());
+	assert_false(flow_high_busy()); /* a release is not high work */
+	int64_t waited = flow_yield_normal(); /* a burst that never ends: normal goes on after the longer bound */
+	assert_true(waited >= FLOW_RELEASE_HOLD_MAX_MS);
+	flow_release_end();
+	assert_false(flow_releasing());
+	assert_int_equal(flow_yield_normal(), 0); /* the burst is over: normal goes at once */
 }
 
 int main(void)
@@ -113,6 +128,7 @@ int main(void)
 		cmocka_unit_test(test_limiter_grows_without_queueing), cmocka_unit_test(test_limiter_idle_does_not_grow),
 		cmocka_unit_test(test_limiter_shrinks_when_queueing), cmocka_unit_test(test_limiter_drops_cut_and_clamp),
 		cmocka_unit_test(test_failwindow), cmocka_unit_test(test_flow_high_yield),
+		cmocka_unit_test(test_flow_release_hold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
