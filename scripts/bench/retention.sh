@@ -69,6 +69,7 @@ for tool in wrk curl jq psql awk; do command -v "$tool" >/dev/null || die "$tool
 	die "make run is serving; stop it first (make stop)"
 
 mkdir -p "$OUT"
+rm -f "$OUT"/retention-drop-*.json
 SERVE_PID= SAMPLER=
 cleanup() {
 	local rc=$?
@@ -330,6 +331,12 @@ drop_day() {
 	local k=$1 out all='[]' i
 	for ((i = 0; i < 8; i++)); do
 		out=$(q -c "SELECT orch.partition_upkeep(false, interval '$((k - 1)) days', interval '$((k - 1)) days')")
+		echo "$out" >>"$OUT/retention-drop-$k.json" # (each call's report: what was kept, and why)
+		# (kept for lock_timeout: the transactions older than a try's wait, which may hold it)
+		jq -e '[.kept[] | select(.reason == "lock_timeout")] | length > 0' <<<"$out" >/dev/null &&
+			q -c "SELECT pid, backend_type, state, round(1000 * extract(epoch FROM now() - xact_start)) AS xact_ms, left(query, 200)
+			      FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+			        AND xact_start < now() - interval '50 milliseconds'" >>"$OUT/retention-drop-$k.json"
 		all=$(jq -c --argjson a "$all" '$a + .dropped' <<<"$out")
 		[ "$(jq -r '.more' <<<"$out")" = true ] || break
 	done
