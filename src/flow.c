@@ -11,6 +11,7 @@
 static _Atomic int64_t expected_until_ms; /* an accepted high message may be on its way until then */
 static atomic_int active;                 /* high-lane batches being processed */
 static atomic_int releasing;              /* scheduled release bursts under way */
+static _Atomic int64_t release_since_ms;  /* when the first of them began */
 
 void flow_high_expected(void)
 {
@@ -30,17 +31,25 @@ void flow_high_end(void)
 
 int flow_high_busy(void) { return atomic_load(&active) > 0 || mono_ms() < atomic_load(&expected_until_ms); }
 
-void flow_release_begin(void) { atomic_fetch_add(&releasing, 1); }
+void flow_release_begin(void)
+{
+	if (atomic_fetch_add(&releasing, 1) == 0)
+		atomic_store(&release_since_ms, mono_ms());
+}
 
 void flow_release_end(void) { atomic_fetch_sub(&releasing, 1); }
 
-int flow_releasing(void) { return atomic_load(&releasing) > 0; }
+/* A burst holds normal work only for its first FLOW_RELEASE_HOLD_MAX_MS: one that hangs (a lock, a slow
+   PostgreSQL) must not leave the relay and the pipeline a batch every 2 s. */
+int flow_releasing(void)
+{
+	return atomic_load(&releasing) > 0 && mono_ms() - atomic_load(&release_since_ms) < FLOW_RELEASE_HOLD_MAX_MS;
+}
 
 /* Whether normal work should still wait, having waited `waited` ms (high: whether high work holds it too). */
 static int hold(int64_t waited, int high)
 {
-	return (high && waited < FLOW_YIELD_MAX_MS && flow_high_busy()) ||
-	       (waited < FLOW_RELEASE_HOLD_MAX_MS && flow_releasing());
+	return (high && waited < FLOW_YIELD_MAX_MS && flow_high_busy()) || flow_releasing();
 }
 
 static int64_t wait_while(int high)

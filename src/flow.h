@@ -17,7 +17,7 @@
  * as it is QUEUED (make bench, phase q: the last of 10,000 were released
  * 3 s after their sendAt while the relay and the pipeline drained the first).
  * A burst is bounded (the scheduler goes back to its pass after 5 rounds),
- * and normal waits at most FLOW_RELEASE_HOLD_MAX_MS for it.
+ * and normal waits for at most its first FLOW_RELEASE_HOLD_MAX_MS.
  */
 #ifndef ORCH_FLOW_H
 #define ORCH_FLOW_H
@@ -26,7 +26,7 @@
 
 /* The longest a normal batch waits for high work before it goes anyway. */
 #define FLOW_YIELD_MAX_MS 50
-/* The longest normal work waits for a scheduled release burst before it goes anyway. */
+/* How long a scheduled release burst holds normal work back at most, from the burst's start. */
 #define FLOW_RELEASE_HOLD_MAX_MS 2000
 /* How long an accepted high message is expected to take to reach the high lane. */
 #define FLOW_EXPECT_MS 100
@@ -41,16 +41,15 @@ int flow_high_busy(void);
 /* The scheduler began / ended releasing a large due set. */
 void flow_release_begin(void);
 void flow_release_end(void);
-/* Whether a release burst is under way now. */
+/* Whether a release burst is under way now and still holds normal work (its first FLOW_RELEASE_HOLD_MAX_MS). */
 int flow_releasing(void);
 /*
  * Before a normal batch (the pipeline's normal lane, the relay's claim): waits
  * while high work is in flight, at most FLOW_YIELD_MAX_MS, and while a
- * release burst is under way, at most FLOW_RELEASE_HOLD_MAX_MS; returns the
- * ms waited.
+ * release burst holds it (flow_releasing); returns the ms waited.
  */
 int64_t flow_yield_normal(void);
-/* Before the relay's claim: waits while a release burst is under way, at most FLOW_RELEASE_HOLD_MAX_MS
+/* Before the relay's claim: waits while a release burst holds normal work (flow_releasing)
    (not for high work: the relay carries high rows too); returns the ms waited. */
 int64_t flow_hold_for_release(void);
 

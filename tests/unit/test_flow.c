@@ -116,7 +116,10 @@ static void test_flow_release_hold(void **state)
 	assert_true(flow_releasing());
 	assert_false(flow_high_busy()); /* a release is not high work */
 	int64_t waited = flow_yield_normal(); /* a burst that never ends: normal goes on after the longer bound */
-	assert_true(waited >= FLOW_RELEASE_HOLD_MAX_MS);
+	assert_true(waited >= FLOW_RELEASE_HOLD_MAX_MS - 1);
+	assert_false(flow_releasing());          /* and the bound is the burst's, not each batch's: */
+	assert_int_equal(flow_yield_normal(), 0); /* the next batch goes at once, the burst still under way */
+	assert_int_equal(flow_hold_for_release(), 0);
 	flow_release_end();
 	assert_false(flow_releasing());
 	assert_int_equal(flow_yield_normal(), 0); /* the burst is over: normal goes at once */
