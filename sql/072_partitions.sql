@@ -14,8 +14,8 @@
 --   unpartitioned outbox (orch_part.outbox_legacy) once its newest row is
 --   that old.
 -- A create waits at most 1 s for its lock (an ATTACH takes SHARE UPDATE
--- EXCLUSIVE: readers and writers go on); a drop at most 50 ms a try, 10
--- tries (orch.partition_drop: its ACCESS EXCLUSIVE holds the service up
+-- EXCLUSIVE: readers and writers go on); a drop at most 50-200 ms a lock
+-- a try, 10 tries (orch.partition_drop: its ACCESS EXCLUSIVE holds the service up
 -- while it waits). What did not get its lock is tried again by the next
 -- pass; a partition kept back says why in "kept". One call makes at most
 -- one drop, or the creates and no drop: a drop's lock on the parents lasts
@@ -89,11 +89,18 @@ $$;
 -- DROP TABLE of a partition takes ACCESS EXCLUSIVE on the partition and on
 -- its parent; while it waits for a lock, every new reader and writer of
 -- that table queues behind it. So each try waits at most 50 ms for a lock
--- (the longest the service is held up): the partitions first (only the
--- queries that do not prune to a day touch an old one; the accept path's
--- inserts do not), then the parents in a fixed order, then the drops (a
--- moment: no data is read). Up to 10 tries, 100-200 ms apart; false when
--- every try timed out (the next pass tries again).
+-- (more from the third try on: see below; the longest the service is held
+-- up). The parents first, in a fixed order (messages before history, the
+-- order of every transaction that writes both), then the partitions, then
+-- the drops (a moment: no data is read). Parents first because every query
+-- that cannot prune to one day (the transitions by id, the relay's claims)
+-- locks the parent and then every partition: with the partitions locked
+-- first, such a query that began meanwhile held the parent and waited for
+-- the partition, the drop waited for it on the parent, and every try under
+-- load ended in its lock_timeout (measured by bench-retention: the busy
+-- day was never dropped). Once the parents are held, only a query naming a
+-- partition itself can hold one. Up to 10 tries, 100-200 ms apart; false
+-- when every try timed out (the next pass tries again).
 -- An autovacuum of a partition to drop holds a lock that conflicts, for
 -- minutes, and PostgreSQL cancels it for a waiter only after
 -- deadlock_timeout (1 s), longer than a try waits: it is cancelled here
@@ -116,12 +123,17 @@ BEGIN
             NULL;
         END;
         BEGIN
-            PERFORM set_config('lock_timeout', '50ms', true);
-            FOREACH t IN ARRAY p_partitions LOOP
-                EXECUTE format('LOCK TABLE orch_part.%I IN ACCESS EXCLUSIVE MODE', t);
-            END LOOP;
+            -- 50 ms for the first two tries, 100 for the next two, then 200: under full load the
+            -- transactions that hold these tables run 55-80 ms (accept batches, pipeline_apply,
+            -- outbox_mark_published: measured by bench-retention), longer than 50 ms, so a busy
+            -- day never got its locks; every new reader and writer queues behind a try while it
+            -- waits, so a try never waits longer than 200 ms.
+            PERFORM set_config('lock_timeout', (least(200, 50 << ((i - 1) / 2)))::text || 'ms', true);
             FOREACH t IN ARRAY p_parents LOOP
                 EXECUTE format('LOCK TABLE orch.%I IN ACCESS EXCLUSIVE MODE', t);
+            END LOOP;
+            FOREACH t IN ARRAY p_partitions LOOP
+                EXECUTE format('LOCK TABLE orch_part.%I IN ACCESS EXCLUSIVE MODE', t);
             END LOOP;
             FOREACH t IN ARRAY p_partitions LOOP
                 EXECUTE format('DROP TABLE orch_part.%I', t);
