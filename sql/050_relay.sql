@@ -197,8 +197,12 @@ $$;
 -- subquery on purpose: one primary-key probe per operator row reached, none
 -- for other rows (an EXISTS here may be planned as a hash of every ROUTED
 -- message, built on each call: slow exactly when a backlog of ROUTED
--- messages builds up).
-CREATE OR REPLACE FUNCTION orch.outbox_claim(p_limit integer, p_duplicate_window interval, p_first bigint[])
+-- messages builds up). p_lane 'high' or 'normal': that lane's rows only,
+-- up to all of p_limit (the relay's two batches: its high rows in a
+-- transaction of their own, published and committed at once, never held
+-- in a normal batch until its 500 rows are acknowledged); NULL: both.
+CREATE OR REPLACE FUNCTION orch.outbox_claim(p_limit integer, p_duplicate_window interval, p_first bigint[],
+                                             p_lane text)
 RETURNS TABLE (id bigint, msg_id uuid, subject text, headers text, payload text)
 LANGUAGE plpgsql
 SET search_path = orch, pg_catalog, pg_temp
@@ -211,6 +215,9 @@ DECLARE
     v_limited boolean := EXISTS (SELECT 1 FROM operator_limits);
     v_rest integer;
 BEGIN
+    IF p_lane IS NOT NULL AND p_lane NOT IN ('high', 'normal') THEN
+        RAISE EXCEPTION 'outbox_claim: lane % is neither high nor normal', p_lane USING ERRCODE = '22023';
+    END IF;
     IF coalesce(cardinality(p_first), 0) > 0 THEN
         v_first := ARRAY(
             SELECT o.id FROM outbox o
@@ -230,26 +237,33 @@ BEGIN
     -- (a limited operator's row granted in the last second is its granting relay's to publish, at
     -- once: published by another relay's next batch it would reach the operator late, bunched with
     -- later grants, above the limit in some 1 s window; after a second its relay is taken for gone)
-    v_high := ARRAY(
-        SELECT o.id FROM outbox o
-        WHERE o.published_at IS NULL AND o.priority = 'high' AND o.id <> ALL (v_first)
-          AND (o.subject NOT LIKE 'smpp.operator.%'
-               OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
-                   AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
-                   AND NOT (v_limited AND o.first_attempt_at > clock_timestamp() - interval '1 second'
-                            AND EXISTS (SELECT 1 FROM operator_limits l WHERE l.operator_id = substr(o.subject, 15)))))
-        ORDER BY o.id LIMIT CASE WHEN v_rest <= 0 THEN 0 ELSE greatest(1, v_rest - v_rest / 10) END
-        FOR UPDATE OF o SKIP LOCKED);
-    v_normal := ARRAY(
-        SELECT o.id FROM outbox o
-        WHERE o.published_at IS NULL AND o.priority = 'normal' AND o.id <> ALL (v_first)
-          AND (o.subject NOT LIKE 'smpp.operator.%'
-               OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
-                   AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
-                   AND NOT (v_limited AND o.first_attempt_at > clock_timestamp() - interval '1 second'
-                            AND EXISTS (SELECT 1 FROM operator_limits l WHERE l.operator_id = substr(o.subject, 15)))))
-        ORDER BY o.id LIMIT greatest(0, v_rest - cardinality(v_high))
-        FOR UPDATE OF o SKIP LOCKED);
+    v_high := '{}';
+    v_normal := '{}';
+    IF p_lane IS DISTINCT FROM 'normal' THEN
+        v_high := ARRAY(
+            SELECT o.id FROM outbox o
+            WHERE o.published_at IS NULL AND o.priority = 'high' AND o.id <> ALL (v_first)
+              AND (o.subject NOT LIKE 'smpp.operator.%'
+                   OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
+                       AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
+                       AND NOT (v_limited AND o.first_attempt_at > clock_timestamp() - interval '1 second'
+                                AND EXISTS (SELECT 1 FROM operator_limits l WHERE l.operator_id = substr(o.subject, 15)))))
+            ORDER BY o.id LIMIT CASE WHEN v_rest <= 0 THEN 0 WHEN p_lane = 'high' THEN v_rest
+                                     ELSE greatest(1, v_rest - v_rest / 10) END
+            FOR UPDATE OF o SKIP LOCKED);
+    END IF;
+    IF p_lane IS DISTINCT FROM 'high' THEN
+        v_normal := ARRAY(
+            SELECT o.id FROM outbox o
+            WHERE o.published_at IS NULL AND o.priority = 'normal' AND o.id <> ALL (v_first)
+              AND (o.subject NOT LIKE 'smpp.operator.%'
+                   OR (o.first_attempt_at IS NOT NULL AND o.first_attempt_at > clock_timestamp() - p_duplicate_window
+                       AND (SELECT m.status FROM sms_messages m WHERE m.id = o.message_id) = 'ROUTED'
+                       AND NOT (v_limited AND o.first_attempt_at > clock_timestamp() - interval '1 second'
+                                AND EXISTS (SELECT 1 FROM operator_limits l WHERE l.operator_id = substr(o.subject, 15)))))
+            ORDER BY o.id LIMIT greatest(0, v_rest - cardinality(v_high))
+            FOR UPDATE OF o SKIP LOCKED);
+    END IF;
     RETURN QUERY
     SELECT o.id, o.msg_id, o.subject, o.headers::text, o.payload::text
     FROM outbox o
@@ -260,12 +274,20 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION orch.outbox_claim(p_limit integer, p_duplicate_window interval, p_first bigint[])
+RETURNS TABLE (id bigint, msg_id uuid, subject text, headers text, payload text)
+LANGUAGE sql
+SET search_path = orch, pg_catalog, pg_temp
+AS $$
+    SELECT * FROM outbox_claim(p_limit, p_duplicate_window, p_first, NULL::text)
+$$;
+
 CREATE OR REPLACE FUNCTION orch.outbox_claim(p_limit integer, p_duplicate_window interval)
 RETURNS TABLE (id bigint, msg_id uuid, subject text, headers text, payload text)
 LANGUAGE sql
 SET search_path = orch, pg_catalog, pg_temp
 AS $$
-    SELECT * FROM outbox_claim(p_limit, p_duplicate_window, NULL::bigint[])
+    SELECT * FROM outbox_claim(p_limit, p_duplicate_window, NULL::bigint[], NULL::text)
 $$;
 
 -- The fast path of the writers (the accept writer after its commit, the
@@ -365,6 +387,7 @@ COMMENT ON FUNCTION orch.relay_stamp(integer) IS 'Relay step 1 as the relay call
 COMMENT ON FUNCTION orch.outbox_claim(integer, interval, bigint[]) IS 'Relay step 2 after a grant: the rows just granted (p_first: relay_stamp''s granted ids) first, to be published at once, then outbox_claim(p_limit, window); a limited operator''s row granted in the last second is left to the relay that granted it';
 COMMENT ON FUNCTION orch.operator_reserve(double precision, double precision) IS 'Tokens a limited operator''s bucket keeps back from grants (50 ms of its rate, at most half its burst, never the last token): they absorb the delay between a grant and its publish';
 COMMENT ON FUNCTION orch.outbox_grant_operator_rows(integer) IS 'Relay step 1: stamps (records the first attempt of) the next smpp.operator rows within each limited operator''s token bucket, as outbox_stamp_operator_rows; returns their ids';
+COMMENT ON FUNCTION orch.outbox_claim(integer, interval, bigint[], text) IS 'Relay step 2, the whole of it: p_first''s rows first, then the next pending rows of lane p_lane (high or normal) up to p_limit, or with p_lane NULL high first (at most 9/10 of the batch), then normal; operator rows only when stamped, inside the duplicate window and their message still ROUTED (FOR UPDATE SKIP LOCKED)';
 COMMENT ON FUNCTION orch.outbox_claim(integer, interval) IS 'Relay step 2: locks the next pending rows (FOR UPDATE SKIP LOCKED) for publishing, high first (at most 9/10 of the batch), then normal; operator rows only when stamped, inside the duplicate window and their message still ROUTED';
 COMMENT ON FUNCTION orch.outbox_claim_message_rows(uuid[], interval) IS 'Fast path of the accept writer and the pipeline: locks the pending rows of the given messages (operator rows only when stamped, in the window, message ROUTED; SKIP LOCKED) for publishing at once';
 COMMENT ON FUNCTION orch.outbox_mark_published(bigint[]) IS 'Marks acknowledged rows published and moves their operator messages ROUTED -> SUBMITTED; returns how many moved';

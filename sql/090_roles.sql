@@ -46,6 +46,7 @@ GRANT EXECUTE ON FUNCTION
     orch.relay_stamp(integer),
     orch.outbox_claim(integer, interval),
     orch.outbox_claim(integer, interval, bigint[]),
+    orch.outbox_claim(integer, interval, bigint[], text),
     orch.outbox_grant_operator_rows(integer),
     orch.operator_reserve(double precision, double precision),
     orch.outbox_mark_published(bigint[]),

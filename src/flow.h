@@ -7,7 +7,8 @@
  * behind the normal batches. So normal batches yield: while a high message
  * is expected (its accept was just submitted) or being processed (the
  * high-lane pipeline worker has one), a normal pipeline worker
- * waits before its next batch, at most FLOW_YIELD_MAX_MS at a time, so
+ * waits before its next batch, and the relay's normal batch before each
+ * chunk of its publishes, at most FLOW_YIELD_MAX_MS at a time, so
  * normal keeps its share (far above the 10% floor) however many high
  * messages come. Process-wide: each serve yields to its own high work.
  *
@@ -44,7 +45,8 @@ void flow_release_end(void);
 /* Whether a release burst is under way now and still holds normal work (its first FLOW_RELEASE_HOLD_MAX_MS). */
 int flow_releasing(void);
 /*
- * Before a normal batch (the pipeline's normal lane, the relay's claim): waits
+ * Before a normal batch (the pipeline's normal lane; the relay's normal batch, before each chunk of its
+ * publishes): waits
  * while high work is in flight, at most FLOW_YIELD_MAX_MS, and while a
  * release burst holds it (flow_releasing); returns the ms waited.
  */

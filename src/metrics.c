@@ -107,7 +107,7 @@ static const struct { const char *name, *help; } counter_info[M_COUNTER_COUNT] =
 	[M_SCHEDULED_RELEASED] = { "orch_scheduled_released_total", "SCHEDULED messages released by the scheduler (made QUEUED, or EXPIRED when past valid_until)" },
 	[M_CANCELED] = { "orch_messages_canceled_total", "Messages canceled by their client (made CANCELED)" },
 	[M_HTTP_EVICTED] = { "orch_http_idle_connections_closed_total", "Idle HTTP connections closed to make room near ORCH_HTTP_MAX_CONNECTIONS" },
-	[M_NORMAL_YIELD_MS] = { "orch_normal_yield_ms_total", "Milliseconds normal pipeline batches waited for high-priority work in flight in this process (at most 50 ms at a time), and normal pipeline and relay batches for a scheduled release burst (at most 2 s)" },
+	[M_NORMAL_YIELD_MS] = { "orch_normal_yield_ms_total", "Milliseconds normal pipeline batches and the relay's normal batches waited for high-priority work in flight in this process (at most 50 ms at a time), and normal pipeline and relay batches for a scheduled release burst (at most 2 s)" },
 	[M_RECONCILE_PASSES] = { "orch_reconcile_passes_total", "Reconcile passes run by this process's reconciler role (cron passes are not counted)" },
 	[M_RECONCILE_NEEDS_PERSON] = { "orch_reconcile_needs_person_total", "Messages those passes listed in needsPerson (stuck in a way no repair covers)" },
 };

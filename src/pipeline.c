@@ -378,7 +378,7 @@ static void process(struct worker *w, natsMsgList *list)
 			continue;
 		struct route_request q = { .message_id = items[i].id, .account_id = items[i].account, .destination = items[i].to,
 					   .sender = items[i].sender, .ucs2 = items[i].ucs2, .segments = items[i].segments,
-					   .attempt = items[i].call_attempt };
+					   .attempt = items[i].call_attempt, .high = w->high };
 		call(w, &q, &items[i]);
 	}
 	wait_outstanding(w);

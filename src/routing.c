@@ -21,6 +21,7 @@
 
 #include "ghasi/routing/v1/routing.pb-c.h"
 #include "lib/limiter.h"
+#include "lib/slots.h"
 #include "lib/log.h"
 #include "lib/timeutil.h"
 #include "lib/xmalloc.h"
@@ -36,9 +37,8 @@ struct routing {
 	grpc_completion_queue *cq;
 	pthread_t thread;
 	int64_t timeout_ms;
-	pthread_mutex_t lock; /* guards in_flight and limiter */
-	pthread_cond_t slot;  /* signalled when a call finishes */
-	int in_flight;
+	pthread_mutex_t lock; /* guards slots and limiter */
+	struct slots slots;   /* the calls in flight, under the limiter's limit, high calls first */
 	struct limiter limiter;
 };
 
@@ -143,22 +143,21 @@ static void learn(struct routing *r, const struct call *c, int64_t micros)
 	bool answer = c->status == GRPC_STATUS_OK || c->status == GRPC_STATUS_NOT_FOUND ||
 		      c->status == GRPC_STATUS_INVALID_ARGUMENT;
 	if (drop || answer)
-		limiter_sample(&r->limiter, micros, r->in_flight, drop);
-	r->in_flight--;
-	metrics_set(G_ROUTING_IN_FLIGHT, r->in_flight);
+		limiter_sample(&r->limiter, micros, r->slots.in_flight, drop);
+	slots_give(&r->slots);
+	metrics_set(G_ROUTING_IN_FLIGHT, r->slots.in_flight);
 	metrics_set(G_ROUTING_LIMIT, limiter_get(&r->limiter));
-	pthread_cond_broadcast(&r->slot);
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* Waits until the concurrency limit lets one more call start, and counts it. */
-static void take_slot(struct routing *r)
+static int current_limit(void *arg) { return limiter_get(&((struct routing *)arg)->limiter); }
+
+/* Waits until the concurrency limit lets one more call start (a high call first: lib/slots.h), and counts it. */
+static void take_slot(struct routing *r, bool high)
 {
 	pthread_mutex_lock(&r->lock);
-	while (r->in_flight >= limiter_get(&r->limiter))
-		pthread_cond_wait(&r->slot, &r->lock);
-	r->in_flight++;
-	metrics_set(G_ROUTING_IN_FLIGHT, r->in_flight);
+	slots_take(&r->slots, &r->lock, current_limit, r, high);
+	metrics_set(G_ROUTING_IN_FLIGHT, r->slots.in_flight);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -214,7 +213,7 @@ static grpc_byte_buffer *pack_request(const struct route_request *q)
 
 void routing_call(struct routing *r, const struct route_request *q, route_cb cb, void *arg)
 {
-	take_slot(r); /* the deadline starts when the call does, not while it waits here */
+	take_slot(r, q->high); /* the deadline starts when the call does, not while it waits here */
 	struct call *c = xcalloc(1, sizeof(*c));
 	c->cb = cb;
 	c->arg = arg;
@@ -253,7 +252,7 @@ struct routing *routing_start(const char *addr, int64_t timeout_ms, int max_in_f
 	struct routing *r = xcalloc(1, sizeof(*r));
 	r->timeout_ms = timeout_ms;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->slot, NULL);
+	slots_init(&r->slots);
 	limiter_init(&r->limiter, ROUTING_INITIAL_LIMIT, max_in_flight < ROUTING_MIN_LIMIT ? max_in_flight : ROUTING_MIN_LIMIT, max_in_flight);
 	metrics_set(G_ROUTING_LIMIT, limiter_get(&r->limiter));
 	grpc_channel_credentials *creds = grpc_insecure_credentials_create();
@@ -281,7 +280,7 @@ void routing_stop(struct routing *r)
 		return;
 	for (int i = 0; i < 500; i++) {
 		pthread_mutex_lock(&r->lock);
-		int n = r->in_flight;
+		int n = r->slots.in_flight;
 		pthread_mutex_unlock(&r->lock);
 		if (n == 0)
 			break;
@@ -293,7 +292,7 @@ void routing_stop(struct routing *r)
 	grpc_completion_queue_destroy(r->cq);
 	grpc_channel_destroy(r->channel);
 	pthread_mutex_destroy(&r->lock);
-	pthread_cond_destroy(&r->slot);
+	slots_destroy(&r->slots);
 	free(r);
 	grpc_shutdown();
 }

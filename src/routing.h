@@ -23,6 +23,7 @@ struct route_request {
 	bool ucs2;
 	unsigned segments;
 	unsigned attempt; /* 0 on the first try */
+	bool high; /* a high message's call: it takes the next free slot before any normal call waiting for one */
 };
 
 struct route_result {

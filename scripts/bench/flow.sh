@@ -100,6 +100,11 @@ otp_result() {
 		say "  p($name): not all $nh high messages SUBMITTED ${SUBMIT_WAIT} s after the load: $(not_submitted)"
 	OTP[${name}_n]=$nh
 	OTP[${name}_stats]=$(ms_stats "h.at - m.created_at" "$HIGH_SUBMITTED")
+	# the three slowest, each as "N ms at +T s" after the part's first high message
+	OTP[${name}_slowest]=$(psql_q -c "SELECT string_agg(round(ms)::text || ' ms at +' || round(t::numeric, 1)::text || ' s', ', ' ORDER BY ms DESC)
+	                                  FROM (SELECT extract(epoch FROM h.at - m.created_at) * 1000 AS ms,
+	                                               extract(epoch FROM m.created_at - min(m.created_at) OVER ()) AS t
+	                                        FROM $HIGH_SUBMITTED ORDER BY 1 DESC LIMIT 3) s" || true)
 	read -r n _ <<<"${OTP[${name}_stats]}"
 	OTP[${name}_sub]=$n
 	[ "$nh" -ge "$ok" ] || fail "phase p($name): $ok requests answered 202 but only $nh high messages are stored"
@@ -216,6 +221,7 @@ otp_summary() {
 	stat_line "(a) no backlog" "${OTP[a_sub]}/${OTP[a_n]}" "$a50" "$a99" "$amax"
 	stat_line "(b) while $OTP_N normal messages drain" "${OTP[b_sub]}/${OTP[b_n]}" "$b50" "$b99" "$bmax"
 	stat_line "    (b) sent before the last backlog message was SUBMITTED" "$n" "$d50" "$d99" "$dmax"
+	echo "  the slowest three, after the part's first high message: (a) ${OTP[a_slowest]:-n/a}; (b) ${OTP[b_slowest]:-n/a}"
 	echo "  (*) at of the SUBMITTED history row - created_at of the message; n: SUBMITTED / accepted"
 	printf '  p99(b) / p99(a) = %s (aim <= 2: %s)\n' "${OTP[p99_ratio]}" "$(verdict "${OTP[p99_ratio]}" '<=' 2)"
 	d=${OTP[drain_s]}

@@ -133,6 +133,16 @@ SELECT is((SELECT array_agg(o.priority ORDER BY k) FROM (
           ARRAY['high', 'high', 'high', 'high', 'high', 'high', 'high', 'high', 'high', 'normal'],
           'claim of 10: nine high rows first, then one normal');
 SELECT is((SELECT count(*) FROM orch.outbox_claim(100, '2 minutes')), 40::bigint, 'claim: every pending row when the batch allows');
+SELECT is((SELECT array_agg(o.priority) FROM orch.outbox_claim(10, '2 minutes', NULL, 'high') c JOIN orch.outbox o ON o.id = c.id),
+          array_fill('high'::text, ARRAY[10]), 'high-only claim of 10: ten high rows, the whole batch');
+SELECT is((SELECT count(*) FROM orch.outbox_claim(100, '2 minutes', NULL, 'high')), 20::bigint,
+          'high-only claim of 100: the 20 pending high rows, no normal one');
+SELECT is((SELECT array_agg(DISTINCT o.priority) FROM orch.outbox_claim(100, '2 minutes', NULL, 'normal') c JOIN orch.outbox o ON o.id = c.id),
+          ARRAY['normal'], 'normal-only claim: normal rows only');
+SELECT is((SELECT count(*) FROM orch.outbox_claim(100, '2 minutes', NULL, 'normal')), 20::bigint,
+          'normal-only claim of 100: the 20 pending normal rows, even with high rows pending');
+SELECT throws_ok($$SELECT * FROM orch.outbox_claim(10, '2 minutes', NULL, 'urgent')$$, '22023',
+                 'outbox_claim: lane urgent is neither high nor normal', 'claim: an unknown lane is refused');
 
 -- Retries: high first among the due.
 SELECT pg_temp.acc('acct-r', 'normal', NULL, NULL) AS rn \gset

@@ -1,5 +1,5 @@
-/* Unit tests: the adaptive concurrency limit (lib/limiter), the failure-rate window (lib/failwindow) and the
-   high-before-normal yield (flow). */
+/* Unit tests: the adaptive concurrency limit (lib/limiter), its slots with high callers first (lib/slots),
+   the failure-rate window (lib/failwindow) and the high-before-normal yield (flow). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,7 +10,11 @@
 #include "flow.h"
 #include "lib/failwindow.h"
 #include "lib/limiter.h"
+#include "lib/slots.h"
 #include "lib/timeutil.h"
+
+#include <pthread.h>
+#include <time.h>
 
 static void test_limiter_grows_without_queueing(void **state)
 {
@@ -127,13 +131,88 @@ static void test_flow_release_hold(void **state)
 	assert_int_equal(flow_yield_normal(), 0); /* the burst is over: normal goes at once */
 }
 
+/* lib/slots: a high caller that comes after a waiting normal one gets the next slot; never over the limit. */
+static struct {
+	pthread_mutex_t lock;
+	struct slots slots;
+	int limit;
+	char order[8]; /* who took a slot, in order: 'n' or 'h' */
+	int norder;
+	int max_in_flight;
+} sl = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int sl_limit(void *arg) { return *(int *)arg; }
+
+static void *sl_caller(void *arg)
+{
+	bool high = arg != NULL;
+	pthread_mutex_lock(&sl.lock);
+	slots_take(&sl.slots, &sl.lock, sl_limit, &sl.limit, high);
+	sl.order[sl.norder++] = high ? 'h' : 'n';
+	if (sl.slots.in_flight > sl.max_in_flight)
+		sl.max_in_flight = sl.slots.in_flight;
+	slots_give(&sl.slots);
+	pthread_mutex_unlock(&sl.lock);
+	return NULL;
+}
+
+/* Until the predicate on the slots holds (the other threads have got that far). */
+static void sl_wait_until(int normal_waiting, int high_waiting)
+{
+	struct timespec ts = { 0, 1000000L };
+	for (;;) {
+		pthread_mutex_lock(&sl.lock);
+		bool there = sl.slots.normal_waiting == normal_waiting && sl.slots.high_waiting == high_waiting;
+		pthread_mutex_unlock(&sl.lock);
+		if (there)
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void test_slots_high_first(void **state)
+{
+	(void)state;
+	slots_init(&sl.slots);
+	sl.limit = 1;
+	pthread_mutex_lock(&sl.lock);
+	slots_take(&sl.slots, &sl.lock, sl_limit, &sl.limit, false); /* the one slot, held */
+	pthread_mutex_unlock(&sl.lock);
+	pthread_t n1, n2, h;
+	pthread_create(&n1, NULL, sl_caller, NULL);
+	pthread_create(&n2, NULL, sl_caller, NULL);
+	sl_wait_until(2, 0);
+	pthread_create(&h, NULL, sl_caller, (void *)1);
+	sl_wait_until(2, 1);
+	pthread_mutex_lock(&sl.lock);
+	slots_give(&sl.slots);
+	pthread_mutex_unlock(&sl.lock);
+	pthread_join(n1, NULL);
+	pthread_join(n2, NULL);
+	pthread_join(h, NULL);
+	assert_int_equal(sl.norder, 3);
+	assert_int_equal(sl.order[0], 'h'); /* before the two normal callers that waited longer */
+	assert_int_equal(sl.max_in_flight, 1);
+	assert_int_equal(sl.slots.in_flight, 0);
+	/* a normal caller is not held back by a high one that has its slot: with room, it goes at once */
+	sl.limit = 2;
+	pthread_mutex_lock(&sl.lock);
+	slots_take(&sl.slots, &sl.lock, sl_limit, &sl.limit, true);
+	slots_take(&sl.slots, &sl.lock, sl_limit, &sl.limit, false);
+	assert_int_equal(sl.slots.in_flight, 2);
+	slots_give(&sl.slots);
+	slots_give(&sl.slots);
+	pthread_mutex_unlock(&sl.lock);
+	slots_destroy(&sl.slots);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_limiter_grows_without_queueing), cmocka_unit_test(test_limiter_idle_does_not_grow),
 		cmocka_unit_test(test_limiter_shrinks_when_queueing), cmocka_unit_test(test_limiter_drops_cut_and_clamp),
 		cmocka_unit_test(test_failwindow), cmocka_unit_test(test_flow_high_yield),
-		cmocka_unit_test(test_flow_release_hold),
+		cmocka_unit_test(test_flow_release_hold), cmocka_unit_test(test_slots_high_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
