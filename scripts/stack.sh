@@ -80,6 +80,8 @@ start_pg() {
 		# run (make run, make bench), or any profile with ORCH_PGSS=1: pg_stat_statements for the top statements.
 		[ "$profile" = run ] || [ -n "${ORCH_PGSS:-}" ] && extra="$extra -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c track_io_timing=on"
 		[ "$profile" = test ] && extra="$extra -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+		# ORCH_PG_OPTS: more server settings for a trial, e.g. "-c max_wal_size=8GB" (make bench: what checkpoints cost)
+		extra="$extra ${ORCH_PG_OPTS:-}"
 		as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGBASE/postgres.log" -w -t 30 \
 			-o "-p $PG_PORT -k $PGBASE -c listen_addresses=127.0.0.1 $extra" start >/dev/null \
 			|| { tail -20 "$PGBASE/postgres.log" >&2; exit 1; }
