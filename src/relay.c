@@ -80,7 +80,7 @@ struct relay_lane {
 	struct row *rows;
 	struct row **by_msg_id;
 	size_t nrows;
-	bool yields; /* a normal batch of the relay: it lets high work in flight go first (flow.h) */
+	bool yields; /* the relay's normal batch: it lets high work in flight go first (flow.h); set by one_batch */
 };
 
 static struct {
@@ -463,6 +463,7 @@ static long one_batch(const char *lane)
 {
 	struct relay_lane *l = &relay.lane;
 	int64_t start = mono_us();
+	l->yields = strcmp(lane, "normal") == 0; /* (the high batch never waits) */
 	if (claim(l, lane)) {
 		PGresult *res = PQexec(l->conn, "ROLLBACK");
 		PQclear(res);
@@ -485,13 +486,10 @@ static long one_batch(const char *lane)
  */
 static long two_batches(void)
 {
-	relay.lane.yields = false;
 	long high = one_batch("high");
 	if (high < 0)
 		return -1;
-	relay.lane.yields = true;
 	long normal = one_batch("normal");
-	relay.lane.yields = false;
 	return normal < 0 ? -1 : high + normal;
 }
 
