@@ -10,17 +10,23 @@
 
 static _Atomic int64_t expected_until_ms; /* an accepted high message may be on its way until then */
 static atomic_int active;                 /* high-lane batches being processed */
+static _Atomic int64_t last_high_ms;      /* when high work was last expected or begun */
 static atomic_int releasing;              /* scheduled release bursts under way */
 static _Atomic int64_t release_since_ms;  /* when the first of them began */
 
 void flow_high_expected(void)
 {
-	int64_t until = mono_ms() + FLOW_EXPECT_MS, cur = atomic_load(&expected_until_ms);
+	int64_t now = mono_ms(), until = now + FLOW_EXPECT_MS, cur = atomic_load(&expected_until_ms);
 	while (cur < until && !atomic_compare_exchange_weak(&expected_until_ms, &cur, until))
 		;
+	atomic_store(&last_high_ms, now);
 }
 
-void flow_high_begin(void) { atomic_fetch_add(&active, 1); }
+void flow_high_begin(void)
+{
+	atomic_fetch_add(&active, 1);
+	atomic_store(&last_high_ms, mono_ms());
+}
 
 void flow_high_end(void)
 {
@@ -30,6 +36,12 @@ void flow_high_end(void)
 }
 
 int flow_high_busy(void) { return atomic_load(&active) > 0 || mono_ms() < atomic_load(&expected_until_ms); }
+
+int flow_high_recent(void)
+{
+	int64_t last = atomic_load(&last_high_ms);
+	return atomic_load(&active) > 0 || (last && mono_ms() - last < FLOW_RECENT_MS);
+}
 
 void flow_release_begin(void)
 {

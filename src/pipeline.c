@@ -29,6 +29,7 @@
 #include "lib/banned.h"
 
 #define PIPELINE_BATCH 64
+#define PIPELINE_RECENT_BATCH 16 /* a normal worker's batch while high work is recent (flow_high_recent) */
 /* Workers per process, each with its own connection, consumer binding and relay lane: one batch's
    round trips and commits overlap the next one's. */
 #define PIPELINE_WORKERS 2
@@ -358,6 +359,14 @@ static void publish_routed(struct worker *w, const struct item *items, int n)
 	buf_release(&ids);
 }
 
+/* A normal batch lets high work in flight go first between its stages too (flow.h): one batch of 64 takes
+   longer than a high message's whole way, so a yield before the batch alone leaves the high one beside it. */
+static void yield_if_normal(const struct worker *w)
+{
+	if (!w->high)
+		flow_yield_normal();
+}
+
 static void process(struct worker *w, natsMsgList *list)
 {
 	int n = list->Count;
@@ -373,6 +382,7 @@ static void process(struct worker *w, natsMsgList *list)
 				 natsMsg_GetSubject(items[i].msg));
 	}
 	bool db_ok = valid == 0 || prepare(w, items, n) == 0;
+	yield_if_normal(w);
 	for (int i = 0; db_ok && i < n; i++) {
 		if (!items[i].routing)
 			continue;
@@ -388,6 +398,7 @@ static void process(struct worker *w, natsMsgList *list)
 	}
 	/* The operator rows go out from here, at once, while NATS is there; else the relay takes them. */
 	bool publish_now = w->lane && bus_connected();
+	yield_if_normal(w);
 	db_ok = db_ok && apply(w, items, n, publish_now) == 0;
 	bool retries = false;
 	for (int i = 0; i < n; i++) {
@@ -400,8 +411,10 @@ static void process(struct worker *w, natsMsgList *list)
 	}
 	if (db_ok) {
 		count_decisions(items, n);
-		if (publish_now)
+		if (publish_now) {
+			yield_if_normal(w);
 			publish_routed(w, items, n);
+		}
 		relay_wake();
 		if (retries)
 			scheduler_wake();
@@ -478,7 +491,8 @@ static void *pipeline_main(void *arg)
 		}
 		natsMsgList list = { 0 };
 		jsErrCode jerr = 0;
-		natsStatus s = natsSubscription_Fetch(&list, w->sub, PIPELINE_BATCH, FETCH_WAIT_MS, &jerr);
+		int batch = !w->high && flow_high_recent() ? PIPELINE_RECENT_BATCH : PIPELINE_BATCH;
+		natsStatus s = natsSubscription_Fetch(&list, w->sub, batch, FETCH_WAIT_MS, &jerr);
 		if (s == NATS_OK && list.Count > 0) {
 			if (w->high)
 				flow_high_begin();

@@ -51,6 +51,7 @@
 #define LANE_ACK_WAIT_MS 1000 /* a writer's own lane waits less: the relay publishes what it leaves */
 #define LANE_MAX_PENDING 1024 /* a caller lane's unacknowledged publishes at most */
 #define YIELD_CHUNK 50        /* a normal batch's publishes between two yields to high work */
+#define RECENT_BATCH 100      /* the normal batch's most rows while high work is recent (flow_high_recent) */
 
 enum row_state { ROW_PENDING, ROW_ACKED, ROW_FAILED };
 
@@ -236,11 +237,11 @@ static int load_rows(struct relay_lane *l, PGresult *res)
  */
 static int begin_marking(PGconn *conn) { return db_exec(conn, "BEGIN; SET LOCAL synchronous_commit = off", "relay begin"); }
 
-/* Claims the next batch of one lane's rows ("high" or "normal"). */
-static int claim(struct relay_lane *l, const char *lane)
+/* Claims the next batch of at most max rows of one lane ("high" or "normal"). */
+static int claim(struct relay_lane *l, const char *lane, long long max)
 {
 	char limit[16], window[32];
-	snprintf(limit, sizeof(limit), "%lld", (long long)relay.cfg->relay_batch);
+	snprintf(limit, sizeof(limit), "%lld", max);
 	snprintf(window, sizeof(window), "%lld milliseconds", (long long)relay.cfg->nats_duplicate_window_ms);
 	if (begin_marking(l->conn))
 		return -1;
@@ -257,8 +258,9 @@ static void publish_all(struct relay_lane *l)
 	for (size_t i = 0; i < l->nrows; i++) {
 		struct row *r = &l->rows[i];
 		/* (a normal batch of 500 is a burst JetStream stores before a high publish that comes after
-		   it: while high work is in flight, it goes on a chunk at a time, each after flow_yield_normal) */
-		if (l->yields && i % YIELD_CHUNK == 0)
+		   it: while high work is in flight, it goes on a chunk at a time, each after flow_yield_normal;
+		   the first chunk's yield is one_batch's, before the claim) */
+		if (l->yields && i > 0 && i % YIELD_CHUNK == 0)
 			flow_yield_normal();
 		natsMsg *m = build_msg(r);
 		natsStatus s = m ? js_PublishMsgAsync(l->js, &m, NULL) : NATS_NO_MEMORY;
@@ -451,6 +453,8 @@ static long publish_claimed(struct relay_lane *l, int64_t start_us)
 			log_warn("ORCH_TEST_FAULT=relay_exit_after_publish: exiting before marking the batch");
 			_exit(70);
 		}
+		if (l->yields)
+			flow_yield_normal(); /* (the mark of 500 rows is a statement a high one would wait beside) */
 		rc = mark(l) == 0 ? (long)n : -1;
 		metrics_relay_batch((unsigned)n, mono_us() - start_us);
 	}
@@ -458,17 +462,24 @@ static long publish_claimed(struct relay_lane *l, int64_t start_us)
 	return rc;
 }
 
-/* One batch of one lane's rows; returns the number of rows handled (0: nothing pending), -1 on failure. */
-static long one_batch(const char *lane)
+/* One batch of one lane's rows; returns the number of rows handled (0: nothing pending), -1 on failure;
+   *full: the claim took as many as it asked for (more are likely waiting). */
+static long one_batch(const char *lane, bool *full)
 {
 	struct relay_lane *l = &relay.lane;
-	int64_t start = mono_us();
 	l->yields = strcmp(lane, "normal") == 0; /* (the high batch never waits) */
-	if (claim(l, lane)) {
+	if (l->yields)
+		flow_yield_normal(); /* before the claim: no transaction held open while it waits */
+	long long max = relay.cfg->relay_batch;
+	if (l->yields && flow_high_recent() && max > RECENT_BATCH)
+		max = RECENT_BATCH; /* (flow.h: short statements beside high work) */
+	int64_t start = mono_us();
+	if (claim(l, lane, max)) {
 		PGresult *res = PQexec(l->conn, "ROLLBACK");
 		PQclear(res);
 		return -1;
 	}
+	*full = (long long)l->nrows >= max;
 	return publish_claimed(l, start);
 }
 
@@ -482,23 +493,25 @@ static long one_batch(const char *lane)
  * fast path's took 50-70. The normal batch takes no high row: one that comes
  * meanwhile is the fast path's or the next high batch's. Normal keeps a
  * batch of its own every round. An empty high claim costs a statement and
- * no commit. Returns the rows of both, or -1.
+ * no commit. Returns the rows of both, or -1; *more: either claim was full.
  */
-static long two_batches(void)
+static long two_batches(bool *more)
 {
-	long high = one_batch("high");
+	bool high_full = false, normal_full = false;
+	long high = one_batch("high", &high_full);
 	if (high < 0)
 		return -1;
-	long normal = one_batch("normal");
+	long normal = one_batch("normal", &normal_full);
+	*more = high_full || normal_full;
 	return normal < 0 ? -1 : high + normal;
 }
 
 static void *relay_main(void *arg)
 {
 	(void)arg;
-	long last = 0;
+	bool more = false;
 	while (!atomic_load(&relay.stopping)) {
-		if (last < relay.cfg->relay_batch)
+		if (!more)
 			wait_for_work(POLL_MS);
 		if (atomic_load(&relay.stopping))
 			break;
@@ -508,14 +521,14 @@ static void *relay_main(void *arg)
 		}
 		if (!bus_connected()) {
 			back_off("NATS not connected");
-			last = 0;
+			more = false;
 			continue;
 		}
 		if (!atomic_load(&relay.provisioned) && relay.cfg->nats_provision)
 			atomic_store(&relay.provisioned, bus_provisioned() || bus_provision() == 0);
 		flow_hold_for_release(); /* (a scheduled release burst of this process first: flow.h) */
-		last = two_batches();
-		if (last < 0) {
+		if (two_batches(&more) < 0) {
+			more = false;
 			back_off("publish or database error");
 			continue;
 		}

@@ -113,6 +113,24 @@ static void test_flow_high_yield(void **state)
 	assert_false(flow_high_busy());
 }
 
+/* Normal batches stay small while high work is recent: during a high batch and FLOW_RECENT_MS after it. */
+static void test_flow_high_recent(void **state)
+{
+	(void)state;
+	flow_high_begin();
+	assert_true(flow_high_recent()); /* in flight */
+	flow_high_end();
+	assert_true(flow_high_recent()); /* just done: the next one likely comes soon */
+	struct timespec ts = { FLOW_RECENT_MS / 1000, (long)(FLOW_RECENT_MS % 1000) * 1000000L + 20000000L };
+	nanosleep(&ts, NULL);
+	assert_false(flow_high_recent()); /* none for FLOW_RECENT_MS: normal goes back to its full batches */
+	flow_high_expected(); /* an accepted high message on its way counts too */
+	assert_true(flow_high_recent());
+	flow_high_begin(); /* (it arrives and is done: nothing high in flight for the next test) */
+	flow_high_end();
+	assert_false(flow_high_busy());
+}
+
 static void test_flow_release_hold(void **state)
 {
 	(void)state;
@@ -212,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_limiter_grows_without_queueing), cmocka_unit_test(test_limiter_idle_does_not_grow),
 		cmocka_unit_test(test_limiter_shrinks_when_queueing), cmocka_unit_test(test_limiter_drops_cut_and_clamp),
 		cmocka_unit_test(test_failwindow), cmocka_unit_test(test_flow_high_yield),
+		cmocka_unit_test(test_flow_high_recent),
 		cmocka_unit_test(test_flow_release_hold), cmocka_unit_test(test_slots_high_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
