@@ -454,7 +454,7 @@ static long publish_claimed(struct relay_lane *l, int64_t start_us)
 			_exit(70);
 		}
 		if (l->yields)
-			flow_yield_normal(); /* (the mark of 500 rows is a statement a high one would wait beside) */
+			flow_yield_normal(); /* (the mark of the batch is a statement a high one would wait beside) */
 		rc = mark(l) == 0 ? (long)n : -1;
 		metrics_relay_batch((unsigned)n, mono_us() - start_us);
 	}

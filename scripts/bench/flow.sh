@@ -100,6 +100,10 @@ otp_result() {
 		say "  p($name): not all $nh high messages SUBMITTED ${SUBMIT_WAIT} s after the load: $(not_submitted)"
 	OTP[${name}_n]=$nh
 	OTP[${name}_stats]=$(ms_stats "h.at - m.created_at" "$HIGH_SUBMITTED")
+	# the same without the part's first second (serve has just started in both parts: its first messages
+	# meet cold caches and what the start itself still does; the stricter comparison of the steady state)
+	OTP[${name}_steady]=$(ms_stats "h.at - m.created_at" "$HIGH_SUBMITTED AND m.created_at >= (SELECT min(created_at) + interval '1 second'
+	                                                                              FROM orch.sms_messages WHERE priority = 'high')")
 	# the three slowest, each as "N ms at +T s" after the part's first high message
 	OTP[${name}_slowest]=$(psql_q -c "SELECT string_agg(round(ms)::text || ' ms at +' || round(t::numeric, 1)::text || ' s', ', ' ORDER BY ms DESC)
 	                                  FROM (SELECT extract(epoch FROM h.at - m.created_at) * 1000 AS ms,
@@ -111,12 +115,13 @@ otp_result() {
 	return 0
 }
 
-# otp_fill: OTP_N normal messages through orch.accept(), one transaction per OTP_BATCH (psql, autocommit).
+# otp_fill: OTP_N normal messages through orch.accept(), one transaction per OTP_BATCH (psql, autocommit),
+# with UUIDv7 ids as serve gives them (random v4 ids went to the default partitions, not the day's).
 otp_fill() {
 	local batch
 	for ((batch = 0; batch < OTP_N / OTP_BATCH; batch++)); do
 		echo "SELECT count(*) FROM orch.accept('bench-campaign', NULL, NULL, 202, NULL, NULL, NULL, NULL, now(),
-		  ARRAY(SELECT gen_random_uuid() FROM generate_series(1, $OTP_BATCH)), array_fill('+14155550100'::text, ARRAY[$OTP_BATCH]),
+		  ARRAY(SELECT orch.uuid_v7() FROM generate_series(1, $OTP_BATCH)), array_fill('+14155550100'::text, ARRAY[$OTP_BATCH]),
 		  array_fill('ACME'::text, ARRAY[$OTP_BATCH]), array_fill('campaign message'::text, ARRAY[$OTP_BATCH]),
 		  array_fill('GSM7'::text, ARRAY[$OTP_BATCH]), array_fill(1, ARRAY[$OTP_BATCH]), array_fill(NULL::text, ARRAY[$OTP_BATCH]),
 		  array_fill(NULL::text, ARRAY[$OTP_BATCH]), array_fill(now() + interval '1 day', ARRAY[$OTP_BATCH]));"
@@ -203,8 +208,9 @@ phase_p() {
 	# the high ones sent while the backlog was still draining
 	OTP[bd_stats]=$(ms_stats "h.at - m.created_at" "$HIGH_SUBMITTED AND m.created_at < '${OTP[drain_end]}'::timestamptz")
 	OTP[p99_ratio]=$(ratio "$(awk '{ print $3 }' <<<"${OTP[b_stats]}")" "$(awk '{ print $3 }' <<<"${OTP[a_stats]}")")
+	OTP[p99_ratio_steady]=$(ratio "$(awk '{ print $3 }' <<<"${OTP[b_steady]}")" "$(awk '{ print $3 }' <<<"${OTP[a_steady]}")")
 	OTP[note]=ok
-	say "  (b) ${OTP[b_sub]} of ${OTP[b_n]} high SUBMITTED: n p50 p99 max (ms) ${OTP[b_stats]% *}; backlog drained in ${OTP[drain_s]} s; p99 b/a ${OTP[p99_ratio]}"
+	say "  (b) ${OTP[b_sub]} of ${OTP[b_n]} high SUBMITTED: n p50 p99 max (ms) ${OTP[b_stats]% *}; backlog drained in ${OTP[drain_s]} s; p99 b/a ${OTP[p99_ratio]} (${OTP[p99_ratio_steady]} without each part's first second)"
 }
 
 otp_summary() {
@@ -221,9 +227,15 @@ otp_summary() {
 	stat_line "(a) no backlog" "${OTP[a_sub]}/${OTP[a_n]}" "$a50" "$a99" "$amax"
 	stat_line "(b) while $OTP_N normal messages drain" "${OTP[b_sub]}/${OTP[b_n]}" "$b50" "$b99" "$bmax"
 	stat_line "    (b) sent before the last backlog message was SUBMITTED" "$n" "$d50" "$d99" "$dmax"
+	read -r n a50 a99 amax _ <<<"${OTP[a_steady]:-0 nan nan nan nan}"
+	stat_line "    (a) without its first second" "$n" "$a50" "$a99" "$amax"
+	read -r n b50 b99 bmax _ <<<"${OTP[b_steady]:-0 nan nan nan nan}"
+	stat_line "    (b) without its first second" "$n" "$b50" "$b99" "$bmax"
 	echo "  the slowest three, after the part's first high message: (a) ${OTP[a_slowest]:-n/a}; (b) ${OTP[b_slowest]:-n/a}"
 	echo "  (*) at of the SUBMITTED history row - created_at of the message; n: SUBMITTED / accepted"
 	printf '  p99(b) / p99(a) = %s (aim <= 2: %s)\n' "${OTP[p99_ratio]}" "$(verdict "${OTP[p99_ratio]}" '<=' 2)"
+	printf '  without the first second of each part: p99(b) / p99(a) = %s (aim <= 2: %s)\n' "${OTP[p99_ratio_steady]}" \
+		"$(verdict "${OTP[p99_ratio_steady]}" '<=' 2)"
 	d=${OTP[drain_s]}
 	far=$(awk -v p="$b99" -v d="$d" 'BEGIN { if (p ~ /^[0-9.]+$/ && d ~ /^[0-9.]+$/ && d > 0) printf "%.2f%%", p / 10 / d; else print "n/a" }')
 	echo "  backlog: written by orch.accept() in $((OTP_N / OTP_BATCH)) transactions of $OTP_BATCH while serve was stopped (${OTP[fill_s]} s), then serve"
