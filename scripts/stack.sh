@@ -115,7 +115,12 @@ start_nats() {
 start_routing() {
 	local standin
 	standin=$(dirname "$bin")/routing-engine-standin
-	[ -n "$bin" ] && [ -x "$standin" ] || return 0
+	[ -n "$bin" ] || return 0
+	if [ ! -x "$standin" ]; then
+		# (a binary copied elsewhere: without a routing engine every message waits behind an open circuit breaker)
+		log "warning: no $standin beside the binary: no stand-in routing engine started (ORCH_ROUTING_ADDR must reach one)"
+		return 0
+	fi
 	if [ -f "$RUN/routing.pid" ] && alive "$(cat "$RUN/routing.pid")"; then return 0; fi
 	setsid "$standin" --listen "127.0.0.1:$ROUTING_PORT" --routes "$ROOT/data/routes.txt" \
 		--control "127.0.0.1:$ROUTING_CONTROL" </dev/null >>"$RUN/routing.log" 2>&1 &
@@ -166,7 +171,9 @@ start)
 			|| { tail -20 "$RUN/migrate.log" >&2; exit 1; }
 		grant_service_role
 	fi
-	log "up: PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, NATS :$NATS_PORT, routing-engine stand-in :$ROUTING_PORT (settings: .run/$profile/env)"
+	routing="routing-engine stand-in :$ROUTING_PORT"
+	[ -f "$RUN/routing.pid" ] && alive "$(cat "$RUN/routing.pid")" || routing="no routing-engine stand-in"
+	log "up: PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, NATS :$NATS_PORT, $routing (settings: .run/$profile/env)"
 	;;
 stop)
 	stop_pid "$RUN/serve.pid" serve
