@@ -80,10 +80,11 @@ start_pg() {
 		# run (make run, make bench), or any profile with ORCH_PGSS=1: pg_stat_statements for the top statements.
 		[ "$profile" = run ] || [ -n "${ORCH_PGSS:-}" ] && extra="$extra -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c track_io_timing=on"
 		[ "$profile" = test ] && extra="$extra -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-		# run: what docs/dba.md recommends for production ("Checkpoints"): a checkpoint every 22-28 s of a
-		# drain at max_wal_size 1 GB held commits 140-235 ms as it began (its full-page images), and
-		# made the tail of make bench's phase p
-		[ "$profile" = run ] && extra="$extra -c max_wal_size=4GB -c wal_compression=lz4"
+		# run: what docs/dba.md recommends for production ("Checkpoints and writeback"): a checkpoint every
+		# 22-28 s of a drain at max_wal_size 1 GB held commits 140-235 ms as it began (its full-page
+		# images); the data pages a burst of accepts evicted stayed dirty in the page cache until the
+		# kernel wrote 300 MB back at once, 30 s later, and every fsync waited 90-220 ms behind it
+		[ "$profile" = run ] && extra="$extra -c max_wal_size=4GB -c wal_compression=lz4 -c backend_flush_after=256kB"
 		# ORCH_PG_OPTS: more server settings for a trial, e.g. "-c max_wal_size=8GB" (make bench: what checkpoints cost)
 		extra="$extra ${ORCH_PG_OPTS:-}"
 		as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGBASE/postgres.log" -w -t 30 \

@@ -166,6 +166,12 @@ phase_p() {
 	otp_fill || rc=$?
 	OTP[fill_s]=$(secs_since "$t0")
 	n=$(count_messages)
+	# The fill's writes go to disk before serve starts. Left in the page cache, the kernel wrote them back
+	# 30 s later (vm.dirty_expire_centisecs), over 300 MB at once in the middle of the drain, and every
+	# fsync of the drain (commits, JetStream) waited behind them: the 90-220 ms stalls of (b) at +14-18 s.
+	t0=$(now_s)
+	[ "${BENCH_OTP_FLUSH:-1}" = 0 ] || { psql_q -c CHECKPOINT >/dev/null && sync; }
+	OTP[flush_s]=$(secs_since "$t0")
 	start_serve
 	t0=$(now_s)
 	if [ "$rc" -ne 0 ] || [ "$n" -ne "$OTP_N" ]; then
@@ -174,7 +180,7 @@ phase_p() {
 		wait_serve || true
 		return 0
 	fi
-	say "  (b) $OTP_N normal messages accepted in ${OTP[fill_s]} s (serve stopped); serve started"
+	say "  (b) $OTP_N normal messages accepted in ${OTP[fill_s]} s (serve stopped), CHECKPOINT and sync ${OTP[flush_s]} s; serve started"
 	wait_serve || { fail "phase p: serve did not start on the backlog"; OTP[note]="serve did not start"; return 0; }
 	OTP[healthy]=$(secs_since "$t0")
 	log0=$(wc -l <"$OUT/serve.log")
@@ -238,7 +244,8 @@ otp_summary() {
 		"$(verdict "${OTP[p99_ratio_steady]}" '<=' 2)"
 	d=${OTP[drain_s]}
 	far=$(awk -v p="$b99" -v d="$d" 'BEGIN { if (p ~ /^[0-9.]+$/ && d ~ /^[0-9.]+$/ && d > 0) printf "%.2f%%", p / 10 / d; else print "n/a" }')
-	echo "  backlog: written by orch.accept() in $((OTP_N / OTP_BATCH)) transactions of $OTP_BATCH while serve was stopped (${OTP[fill_s]} s), then serve"
+	echo "  backlog: written by orch.accept() in $((OTP_N / OTP_BATCH)) transactions of $OTP_BATCH while serve was stopped (${OTP[fill_s]} s), flushed to disk"
+	echo "  (CHECKPOINT, sync: ${OTP[flush_s]} s; so that the kernel does not write the fill back during the drain), then serve"
 	echo "  started on it: /healthz at +${OTP[healthy]} s, the high sends from then on; first backlog SUBMITTED at +${OTP[drain_first]} s, drained"
 	echo "  (all SUBMITTED) at +$d s = $(awk -v n="$OTP_N" -v d="$d" 'BEGIN { if (d ~ /^[0-9.]+$/ && d > 0) printf "%.0f", n / d; else print "n/a" }') messages/s; high p99 under the backlog = $far of the drain time"
 	echo "  reconciler during (b): ${OTP[rec_n]} passes logged (ms: ${OTP[rec_ms]:-none}); QUEUED messages it took for stuck (queued_stuck,"
