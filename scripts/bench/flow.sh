@@ -220,7 +220,7 @@ phase_p() {
 }
 
 otp_summary() {
-	local a50 a99 amax b50 b99 bmax d n d50 d99 dmax far
+	local a50 a99 amax b50 b99 bmax d n d50 d99 dmax far sn s50 s99 smax
 	read -r _ a50 a99 amax _ <<<"${OTP[a_stats]:-0 nan nan nan nan}"
 	read -r _ b50 b99 bmax _ <<<"${OTP[b_stats]:-0 nan nan nan nan}"
 	read -r n d50 d99 dmax _ <<<"${OTP[bd_stats]:-0 nan nan nan nan}"
@@ -233,10 +233,10 @@ otp_summary() {
 	stat_line "(a) no backlog" "${OTP[a_sub]}/${OTP[a_n]}" "$a50" "$a99" "$amax"
 	stat_line "(b) while $OTP_N normal messages drain" "${OTP[b_sub]}/${OTP[b_n]}" "$b50" "$b99" "$bmax"
 	stat_line "    (b) sent before the last backlog message was SUBMITTED" "$n" "$d50" "$d99" "$dmax"
-	read -r n a50 a99 amax _ <<<"${OTP[a_steady]:-0 nan nan nan nan}"
-	stat_line "    (a) without its first second" "$n" "$a50" "$a99" "$amax"
-	read -r n b50 b99 bmax _ <<<"${OTP[b_steady]:-0 nan nan nan nan}"
-	stat_line "    (b) without its first second" "$n" "$b50" "$b99" "$bmax"
+	read -r sn s50 s99 smax _ <<<"${OTP[a_steady]:-0 nan nan nan nan}"
+	stat_line "    (a) without its first second" "$sn" "$s50" "$s99" "$smax"
+	read -r sn s50 s99 smax _ <<<"${OTP[b_steady]:-0 nan nan nan nan}"
+	stat_line "    (b) without its first second" "$sn" "$s50" "$s99" "$smax"
 	echo "  the slowest three, after the part's first high message: (a) ${OTP[a_slowest]:-n/a}; (b) ${OTP[b_slowest]:-n/a}"
 	echo "  (*) at of the SUBMITTED history row - created_at of the message; n: SUBMITTED / accepted"
 	printf '  p99(b) / p99(a) = %s (aim <= 2: %s)\n' "${OTP[p99_ratio]}" "$(verdict "${OTP[p99_ratio]}" '<=' 2)"
